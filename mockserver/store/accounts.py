@@ -1,0 +1,74 @@
+"""Users, their session tokens and their API keys.
+
+Looked up by the auth module; API keys carry scopes and an active flag, sessions map to users.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+API_KEY_FORMAT = re.compile(r"wak_[A-Za-z0-9]{32}")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A stored API key."""
+
+    key: str
+    user_id: str
+    scopes: frozenset[str]
+    active: bool = True
+    name: str = ""
+
+    def has_scope(self, scope: str) -> bool:
+        """True when the key grants `scope` (`all` grants every scope)."""
+        return "all" in self.scopes or scope in self.scopes
+
+
+class Accounts:
+    """Users, sessions and API keys."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, dict[str, Any]] = {}
+        self.sessions: dict[str, str] = {}
+        self.keys: dict[str, ApiKey] = {}
+
+    def load(self, users: Iterable[Mapping[str, Any]], keys: Iterable[Mapping[str, Any]]) -> None:
+        """Replace users and keys with seed rows."""
+        self.users = {str(u["id"]): dict(u) for u in users}
+        self.sessions = {str(token): str(u["id"]) for u in self.users.values() for token in u.get("sessions", [])}
+        self.keys = {}
+        for row in keys:
+            scopes = row.get("scopes")
+            key = ApiKey(
+                key=str(row["key"]),
+                user_id=str(row["user_id"]),
+                scopes=frozenset(scopes if scopes is not None else ["all"]),
+                active=bool(row.get("active", True)),
+                name=str(row.get("name", "")),
+            )
+            if not API_KEY_FORMAT.fullmatch(key.key):
+                raise ValueError(f"api_keys: {key.key[:8]}… is not wak_ followed by 32 base62 characters")
+            if key.user_id not in self.users:
+                raise ValueError(f"api_keys: key {key.name or key.key[:8]} names unknown user {key.user_id}")
+            self.keys[key.key] = key
+
+    def dump(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Users and keys as seed rows."""
+        keys = [
+            {"key": k.key, "user_id": k.user_id, "scopes": sorted(k.scopes), "active": k.active, "name": k.name}
+            for k in self.keys.values()
+        ]
+        return [dict(u) for u in self.users.values()], keys
+
+    def api_key(self, value: str) -> ApiKey | None:
+        """The active key with this exact value."""
+        key = self.keys.get(value)
+        return key if key is not None and key.active else None
+
+    def session_user(self, token: str) -> str | None:
+        """The user id a session token belongs to."""
+        return self.sessions.get(token)

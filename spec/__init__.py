@@ -1,0 +1,43 @@
+"""The FineTune Lab training API contract, loaded, validated and indexed once.
+
+`spec.load()` returns a `Contract`: operations by operationId and route, compiled validators,
+security requirements and the SSE stream's event schemas and rules.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from spec._contract import (
+    Contract,
+    MediaType,
+    Operation,
+    Parameter,
+    RequestBody,
+    Response,
+    SecurityRequirement,
+    StreamContract,
+    coerce,
+)
+from spec._errors import SpecError
+from spec._loader import BUNDLED_SPEC, load
+from spec._schema import Schema, Violation
+
+__all__ = [
+    "BUNDLED_SPEC",
+    "Contract",
+    "MediaType",
+    "Operation",
+    "Parameter",
+    "RequestBody",
+    "Response",
+    "Schema",
+    "SecurityRequirement",
+    "SpecError",
+    "StreamContract",
+    "Violation",
+    "coerce",
+    "load",
+]
+
+SPEC_DIR = Path(__file__).parent
