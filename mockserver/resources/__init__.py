@@ -19,6 +19,7 @@ RESOURCE_MODULES = (
     "baselines",
     "batch_tests",
     "traces",
+    "streams",
 )
 
 
