@@ -227,8 +227,8 @@ class Operation:
         """Violations of the declared path, query and header parameters."""
         found: list[Violation] = []
         query_values: dict[str, list[str]] = {}
-        for key, value in query:
-            query_values.setdefault(key, []).append(value)
+        for key, text in query:
+            query_values.setdefault(key, []).append(text)
         lowered = {k.lower(): v for k, v in headers.items()}
         for param in self.parameters:
             if param.location == "path":
@@ -349,9 +349,7 @@ class Contract:
     source: str
 
     def __post_init__(self) -> None:
-        self.by_route: dict[tuple[str, str], Operation] = {
-            (op.method, op.path): op for op in self.operations.values()
-        }
+        self.by_route: dict[tuple[str, str], Operation] = {(op.method, op.path): op for op in self.operations.values()}
         self._matchers = _build_matchers(self.operations.values())
 
     @property
@@ -373,7 +371,7 @@ class Contract:
 
     def match(self, method: str, path: str) -> tuple[Operation, dict[str, str]] | None:
         """The operation serving `method path` and its path parameters, or None."""
-        for template, regex, by_method in self._matchers:
+        for _template, regex, by_method in self._matchers:
             found = regex.fullmatch(path)
             if found and method.upper() in by_method:
                 op = by_method[method.upper()]
@@ -451,7 +449,9 @@ def _stream_contract(op: Operation, rules: Mapping[str, Any]) -> StreamContract:
     return StreamContract(op, events, media.item_schema, rules)
 
 
-def build_operation(method: str, path: str, raw: Mapping[str, Any], path_item: Mapping[str, Any], root_security: Any) -> Operation:
+def build_operation(
+    method: str, path: str, raw: Mapping[str, Any], path_item: Mapping[str, Any], root_security: Any
+) -> Operation:
     """Index one resolved operation object."""
     params_raw = {(p["name"], p["in"]): p for p in path_item.get("parameters", [])}
     params_raw.update({(p["name"], p["in"]): p for p in raw.get("parameters", [])})

@@ -77,7 +77,9 @@ def _check_stream_example(contract: Contract) -> None:
     example = media.example
     if not isinstance(example, str):
         return
-    pointer = f"{stream.operation.pointer}/responses/{stream.operation.success.status}/content/text~1event-stream/example"
+    pointer = (
+        f"{stream.operation.pointer}/responses/{stream.operation.success.status}/content/text~1event-stream/example"
+    )
     for block in (b for b in example.replace("\r\n", "\n").split("\n\n") if b.strip()):
         fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
         for violation in stream.check_event(fields.get("event", "message"), fields.get("data", "")):

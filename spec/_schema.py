@@ -83,7 +83,7 @@ def _pointer(parts: list[str | int]) -> str:
 class Schema:
     """A compiled JSON Schema with friendly violation messages."""
 
-    __slots__ = ("raw", "_validator")
+    __slots__ = ("_validator", "raw")
 
     def __init__(self, raw: Any) -> None:
         self.raw = raw

@@ -33,8 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         if tags.get(tag):
             print(f"  {tag:<14} {tags[tag]:>3}")
     stream = contract.stream
-    print(f"stream {stream.operation.operation_id}: events {', '.join(stream.event_names)}; "
-          f"heartbeat every {stream.heartbeat_interval_ms} ms")
+    print(
+        f"stream {stream.operation.operation_id}: events {', '.join(stream.event_names)}; "
+        f"heartbeat every {stream.heartbeat_interval_ms} ms"
+    )
     return 0
 
 

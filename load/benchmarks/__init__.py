@@ -1,0 +1,1 @@
+"""Benchmarks of ftl-harness; each prints a Markdown table recorded in BENCHMARKS.md."""
