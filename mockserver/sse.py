@@ -1,0 +1,454 @@
+"""The prediction stream: event framing, the hub that fans stored predictions out to open streams.
+
+One `StreamHub` per app holds every open stream; one scheduler task drives all heartbeats and each
+stream's writer is the ASGI response coroutine itself, so a stream costs a few small objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import json
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from mockserver.context import utc_now
+from spec import StreamContract
+
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
+
+    from mockserver.state import MockState
+
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+FORMAT_VALUES: Mapping[str, Callable[[], Any]] = {"date-time": utc_now}
+
+
+class StreamError(ValueError):
+    """A stream request or configuration the mock cannot serve; the message says why."""
+
+
+# --- event data and framing -------------------------------------------------------------------
+
+
+def sample(schema: Mapping[str, Any]) -> Any:
+    """A small valid instance of a (dereferenced) JSON Schema, properties in schema order."""
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if "default" in schema:
+        return schema["default"]
+    for key in ("allOf", "oneOf", "anyOf"):
+        if schema.get(key):
+            return sample(_merge(schema[key]) if key == "allOf" else schema[key][0])
+    fmt = str(schema.get("format", ""))
+    if fmt in FORMAT_VALUES:
+        return FORMAT_VALUES[fmt]()
+    kinds = schema.get("type") or ("object" if "properties" in schema else "string")
+    kind = kinds if isinstance(kinds, str) else next((k for k in kinds if k != "null"), "null")
+    if kind == "object":
+        required = set(schema.get("required") or ())
+        props = schema.get("properties") or {}
+        return {name: sample(sub) for name, sub in props.items() if name in required}
+    if kind == "array":
+        return [sample(schema.get("items") or {}) for _ in range(int(schema.get("minItems", 0)))]
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 0)
+    if kind == "boolean":
+        return False
+    if kind == "null":
+        return None
+    return "x" * int(schema.get("minLength", 0))
+
+
+def _merge(parts: list[Mapping[str, Any]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for part in parts:
+        for key, value in part.items():
+            if key == "properties":
+                merged.setdefault("properties", {}).update(value)
+            elif key == "required":
+                merged["required"] = [*merged.get("required", []), *value]
+            else:
+                merged[key] = value
+    return merged
+
+
+def set_pointer(document: Any, pointer: str, value: Any) -> None:
+    """Set the value at a JSON pointer, creating objects on the way."""
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]
+    if not parts:
+        raise StreamError("cannot set the root of an event's data")
+    node = document
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def compact(data: Any) -> str:
+    """Compact JSON as the platform's `JSON.stringify` writes it."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+class EventFactory:
+    """Builds each event's data from its schema and frames messages per the contract's wire rules."""
+
+    def __init__(self, stream: StreamContract) -> None:
+        self.stream = stream
+        wire = stream.wire
+        self.line_ending = str(wire.get("line_ending", "\n"))
+        self.fields = tuple(wire.get("fields", ("event", "data")))
+        self._schemas = {name: schema.raw for name, schema in stream.events.items()}
+
+    def data(self, name: str, job_id: str, **values: Any) -> dict[str, Any]:
+        """Data for event `name`: a schema sample with the subject, counter and trigger item filled in."""
+        schema = self._schemas.get(name)
+        if schema is None:
+            raise StreamError(f"unknown event {name!r}; the spec declares: {', '.join(self._schemas)}")
+        data = sample(schema)
+        if not isinstance(data, dict):
+            raise StreamError(f"event {name!r} data is not an object in the spec")
+        for pointer, value in values.items():
+            set_pointer(data, pointer, value)
+        for subject in self.stream.subjects:
+            if subject["event"] == name:
+                set_pointer(data, str(subject["pointer"]), job_id)
+        return data
+
+    def prediction_data(self, job_id: str, row: Mapping[str, Any], total_count: int) -> dict[str, Any]:
+        """Data of the trigger event for one stored row."""
+        name = self.trigger_event
+        item_pointer = str(self.stream.trigger.get("item_pointer", ""))
+        values: dict[str, Any] = {str(self.stream.counter["pointer"]): total_count}
+        if item_pointer:
+            values[item_pointer] = dict(row)
+        schema = self._schemas[name]
+        data = sample(schema)
+        for pointer, value in values.items():
+            set_pointer(data, pointer, value)
+        # Key order as the platform sends it: the schema's property order.
+        order = list((schema.get("properties") or {}).keys())
+        return {k: data[k] for k in sorted(data, key=lambda k: order.index(k) if k in order else len(order))}
+
+    @property
+    def trigger_event(self) -> str:
+        """The event emitted for each stored item."""
+        return str(self.stream.trigger["event"])
+
+    def frame(self, name: str | None, data: Any, *, line_ending: str | None = None, **extra: Any) -> bytes:
+        """One message: the contract's fields in order, each on one line, then a blank line."""
+        end = self.line_ending if line_ending is None else line_ending
+        values: dict[str, Any] = {"event": name, "data": data if isinstance(data, str) else compact(data)}
+        values.update({k: v for k, v in extra.items() if v is not None})
+        order = [f for f in self.fields if f in values] + [f for f in values if f not in self.fields]
+        lines = [f"{field}: {values[field]}" for field in order if values[field] is not None]
+        return (end.join(lines) + end + end).encode("utf-8")
+
+    def event(self, name: str, job_id: str, **values: Any) -> bytes:
+        """A framed event with generated data."""
+        return self.frame(name, self.data(name, job_id, **values))
+
+
+# --- subscriptions and the hub ----------------------------------------------------------------
+
+
+class Subscription:
+    """One open stream: a bounded queue of chunks the response writes, and its close state."""
+
+    __slots__ = ("__weakref__", "_waiter", "closed", "job_id", "limit", "queue", "reason")
+
+    def __init__(self, job_id: str, limit: int) -> None:
+        self.job_id = job_id
+        self.queue: deque[bytes] = deque()
+        self.limit = limit
+        self.closed = False
+        self.reason = ""
+        self._waiter: asyncio.Future[None] | None = None
+
+    def push(self, chunk: bytes) -> bool:
+        """Queue a chunk; False (and the stream closed) when the consumer is too far behind."""
+        if self.closed:
+            return False
+        if len(self.queue) >= self.limit:
+            self.queue.clear()
+            self.close("slow")
+            return False
+        self.queue.append(chunk)
+        self._wake()
+        return True
+
+    def close(self, reason: str) -> None:
+        """Stop the stream; the writer ends the response (or stops at once if the client left)."""
+        if not self.closed:
+            self.closed = True
+            self.reason = reason
+            self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self, timeout: float | None = None) -> None:
+        """Until a chunk is queued, the stream closes, or `timeout` seconds pass."""
+        if self.queue or self.closed:
+            return
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            if timeout is None:
+                await self._waiter
+            else:
+                async with asyncio.timeout(timeout):
+                    await self._waiter
+        except TimeoutError:
+            pass
+        finally:
+            self._waiter = None
+
+
+class StreamHub:
+    """Every open stream of one mock: per-job fan-out of stored predictions and the heartbeat clock."""
+
+    def __init__(self, stream: StreamContract, time_scale: float, queue_size: int) -> None:
+        if queue_size < 1:
+            raise StreamError(f"stream queue size must be >= 1, got {queue_size}")
+        self.stream = stream
+        self.events = EventFactory(stream)
+        self.time_scale = time_scale
+        self.queue_size = queue_size
+        self.heartbeat_s = stream.heartbeat_interval_ms * time_scale / 1000.0
+        self.bindings: dict[str, Any] = {}
+        self._jobs: dict[str, dict[Subscription, None]] = {}
+        self._beats: list[tuple[float, int, Subscription]] = []
+        self._seq = itertools.count()
+        self._open = 0
+        self._dropped_slow = 0
+        self._kick: asyncio.Event | None = None
+        self._clock: asyncio.Task[None] | None = None
+
+    # lifecycle
+
+    async def start(self) -> None:
+        """Start the heartbeat scheduler (one task for all streams)."""
+        if self._clock is None:
+            self._kick = asyncio.Event()
+            self._clock = asyncio.create_task(self._heartbeats(), name="ftl-mock heartbeats")
+
+    async def stop(self) -> None:
+        """Close every stream and stop the scheduler."""
+        for subs in list(self._jobs.values()):
+            for sub in list(subs):
+                sub.close("shutdown")
+        if self._clock is not None:
+            self._clock.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._clock
+            self._clock = None
+
+    # counters
+
+    @property
+    def open_streams(self) -> int:
+        """Streams currently open (live and scripted)."""
+        return self._open
+
+    @property
+    def dropped_slow(self) -> int:
+        """Streams closed because their consumer fell more than `queue_size` messages behind."""
+        return self._dropped_slow
+
+    def subscribers(self, job_id: str) -> int:
+        """Open streams of one job that receive its predictions."""
+        return len(self._jobs.get(job_id, ()))
+
+    # subscriptions
+
+    def subscribe(self, job_id: str, *, predictions: bool = True, heartbeats: bool = True) -> Subscription:
+        """Open a stream for `job_id`; release it with `unsubscribe`."""
+        sub = Subscription(job_id, self.queue_size)
+        self._open += 1
+        if predictions:
+            self._jobs.setdefault(job_id, {})[sub] = None
+        if heartbeats:
+            self._schedule(sub, time.monotonic() + self.heartbeat_s)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        """Release a stream at once: no more fan-out to it; its heartbeat entry is dropped lazily."""
+        sub.close(sub.reason or "released")
+        subs = self._jobs.get(sub.job_id)
+        if subs is not None and sub in subs:
+            del subs[sub]
+            if not subs:
+                del self._jobs[sub.job_id]
+        self._open -= 1
+        sub.queue.clear()
+
+    def on_prediction(self, job_id: str, row: dict[str, Any], total_count: int) -> None:
+        """Store listener: frame the event once and queue it on every open stream of the job."""
+        subs = self._jobs.get(job_id)
+        if not subs:
+            return
+        frame = self.events.frame(self.events.trigger_event, self.events.prediction_data(job_id, row, total_count))
+        for sub in list(subs):
+            self._deliver(sub, frame)
+
+    def _deliver(self, sub: Subscription, frame: bytes) -> None:
+        if not sub.push(frame) and sub.reason == "slow":
+            self._dropped_slow += 1
+            subs = self._jobs.get(sub.job_id)
+            if subs is not None:
+                subs.pop(sub, None)
+
+    def frames(self, job_id: str) -> Iterator[bytes]:
+        """The opening message of a live stream."""
+        yield self.events.event(self.stream.first_event, job_id)
+
+    # heartbeats
+
+    def _schedule(self, sub: Subscription, due: float) -> None:
+        was_empty = not self._beats or due < self._beats[0][0]
+        heapq.heappush(self._beats, (due, next(self._seq), sub))
+        if was_empty and self._kick is not None:
+            self._kick.set()
+
+    async def _heartbeats(self) -> None:
+        assert self._kick is not None
+        name = self.stream.heartbeat_event
+        while True:
+            if not self._beats:
+                self._kick.clear()
+                await self._kick.wait()
+                continue
+            delay = self._beats[0][0] - time.monotonic()
+            if delay > 0:
+                self._kick.clear()
+                try:
+                    async with asyncio.timeout(delay):
+                        await self._kick.wait()
+                except TimeoutError:
+                    pass
+                continue
+            frame: bytes | None = None
+            now = time.monotonic()
+            while self._beats and self._beats[0][0] <= now:
+                due, _, sub = heapq.heappop(self._beats)
+                if sub.closed:
+                    continue
+                if frame is None:
+                    # One timestamp per tick: every stream due in this tick gets the same bytes.
+                    frame = self.events.event(name, sub.job_id)
+                self._deliver(sub, frame)
+                if sub.closed:
+                    continue
+                heapq.heappush(self._beats, (max(due + self.heartbeat_s, now), next(self._seq), sub))
+            await asyncio.sleep(0)
+
+
+# --- the response -----------------------------------------------------------------------------
+
+
+def stream_headers(stream: StreamContract) -> list[tuple[bytes, bytes]]:
+    """The success response's headers whose values the spec fixes (`const`)."""
+    headers = []
+    for name, header in stream.operation.success.headers.items():
+        value = (header.get("schema") or {}).get("const")
+        if value is not None:
+            headers.append((name.lower().encode("latin-1"), str(value).encode("latin-1")))
+    return headers
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+class StreamWriter:
+    """Writes one stream's chunks, one `send` each, and notices the client leaving."""
+
+    def __init__(self, sub: Subscription, send: Send, receive: Receive) -> None:
+        self.sub = sub
+        self._send = send
+        self._receive = receive
+        self._watch: asyncio.Future[None] | None = None
+        self.transform: Callable[[bytes], bytes] | None = None
+
+    async def start(self, headers: list[tuple[bytes, bytes]], status: int = 200) -> None:
+        """Send the response head and start watching for the client to go away."""
+        await self._send({"type": "http.response.start", "status": status, "headers": headers})
+        self._watch = asyncio.ensure_future(_until_disconnect(self._receive))
+        self._watch.add_done_callback(self._left)
+
+    def _left(self, _: asyncio.Future[None]) -> None:
+        self.sub.close("client")
+
+    @property
+    def client_gone(self) -> bool:
+        """True once the client has disconnected."""
+        return self._watch is not None and self._watch.done()
+
+    async def flush(self) -> None:
+        """Send every queued chunk, one send per chunk."""
+        queue = self.sub.queue
+        while queue and not self.client_gone:
+            chunk = queue.popleft()
+            if self.transform is not None:
+                chunk = self.transform(chunk)
+            await self.write(chunk)
+
+    async def write(self, chunk: bytes) -> None:
+        """Send one chunk now."""
+        await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    async def run(self) -> None:
+        """Write queued chunks until the stream closes."""
+        while not self.sub.closed:
+            await self.flush()
+            await self.sub.wait()
+        if self.sub.reason != "client":
+            await self.flush()
+
+    async def finish(self) -> None:
+        """End the response (if the client is still there) and stop watching."""
+        if self._watch is not None and not self._watch.done():
+            self._watch.cancel()
+            with contextlib.suppress(OSError):
+                await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class LiveStream:
+    """ASGI response of a live stream: connected, heartbeats and the job's predictions until the client leaves."""
+
+    def __init__(self, hub: StreamHub, job_id: str) -> None:
+        self.hub = hub
+        self.job_id = job_id
+
+    async def __call__(self, scope: Mapping[str, Any], receive: Receive, send: Send) -> None:
+        hub = self.hub
+        sub = hub.subscribe(self.job_id)
+        writer = StreamWriter(sub, send, receive)
+        try:
+            for frame in hub.frames(self.job_id):
+                sub.queue.append(frame)
+            await writer.start(stream_headers(hub.stream))
+            await writer.run()
+        finally:
+            hub.unsubscribe(sub)
+            await writer.finish()
+
+
+def admin_routes(state: MockState) -> list[BaseRoute]:
+    """`PUT/DELETE /__mock/streams/{jobId}` and `POST /__mock/jobs/{jobId}/predictions`."""
+    from mockserver import scenarios
+
+    return scenarios.admin_routes(state)
