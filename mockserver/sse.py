@@ -12,9 +12,12 @@ import heapq
 import itertools
 import json
 import time
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
+
+from starlette.responses import Response
 
 from mockserver.context import utc_now
 from spec import StreamContract
@@ -24,11 +27,12 @@ if TYPE_CHECKING:
 
     from mockserver.state import MockState
 
+Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-FORMAT_VALUES: Mapping[str, Callable[[], Any]] = {"date-time": utc_now}
+FORMAT_VALUES: Mapping[str, Callable[[], Any]] = {"date-time": utc_now, "uuid": lambda: str(uuid.uuid4())}
 
 
 class StreamError(ValueError):
@@ -108,7 +112,7 @@ class EventFactory:
         self.fields = tuple(wire.get("fields", ("event", "data")))
         self._schemas = {name: schema.raw for name, schema in stream.events.items()}
 
-    def data(self, name: str, job_id: str, **values: Any) -> dict[str, Any]:
+    def data(self, name: str, job_id: str, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Data for event `name`: a schema sample with the subject, counter and trigger item filled in."""
         schema = self._schemas.get(name)
         if schema is None:
@@ -116,7 +120,7 @@ class EventFactory:
         data = sample(schema)
         if not isinstance(data, dict):
             raise StreamError(f"event {name!r} data is not an object in the spec")
-        for pointer, value in values.items():
+        for pointer, value in (values or {}).items():
             set_pointer(data, pointer, value)
         for subject in self.stream.subjects:
             if subject["event"] == name:
@@ -152,9 +156,9 @@ class EventFactory:
         lines = [f"{field}: {values[field]}" for field in order if values[field] is not None]
         return (end.join(lines) + end + end).encode("utf-8")
 
-    def event(self, name: str, job_id: str, **values: Any) -> bytes:
+    def event(self, name: str, job_id: str, values: Mapping[str, Any] | None = None) -> bytes:
         """A framed event with generated data."""
-        return self.frame(name, self.data(name, job_id, **values))
+        return self.frame(name, self.data(name, job_id, values))
 
 
 # --- subscriptions and the hub ----------------------------------------------------------------
@@ -163,13 +167,14 @@ class EventFactory:
 class Subscription:
     """One open stream: a bounded queue of chunks the response writes, and its close state."""
 
-    __slots__ = ("__weakref__", "_waiter", "closed", "job_id", "limit", "queue", "reason")
+    __slots__ = ("__weakref__", "_waiter", "beating", "closed", "job_id", "limit", "queue", "reason")
 
     def __init__(self, job_id: str, limit: int) -> None:
         self.job_id = job_id
         self.queue: deque[bytes] = deque()
         self.limit = limit
         self.closed = False
+        self.beating = False
         self.reason = ""
         self._waiter: asyncio.Future[None] | None = None
 
@@ -196,6 +201,22 @@ class Subscription:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    async def wait_closed(self, timeout: float | None = None) -> None:
+        """Until the stream closes or `timeout` seconds pass; queued chunks do not end the wait."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.closed:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                async with asyncio.timeout(remaining):
+                    await self._waiter
+            except TimeoutError:
+                return
+            finally:
+                self._waiter = None
 
     async def wait(self, timeout: float | None = None) -> None:
         """Until a chunk is queued, the stream closes, or `timeout` seconds pass."""
@@ -225,7 +246,6 @@ class StreamHub:
         self.time_scale = time_scale
         self.queue_size = queue_size
         self.heartbeat_s = stream.heartbeat_interval_ms * time_scale / 1000.0
-        self.bindings: dict[str, Any] = {}
         self._jobs: dict[str, dict[Subscription, None]] = {}
         self._beats: list[tuple[float, int, Subscription]] = []
         self._seq = itertools.count()
@@ -275,11 +295,18 @@ class StreamHub:
         """Open a stream for `job_id`; release it with `unsubscribe`."""
         sub = Subscription(job_id, self.queue_size)
         self._open += 1
-        if predictions:
-            self._jobs.setdefault(job_id, {})[sub] = None
-        if heartbeats:
-            self._schedule(sub, time.monotonic() + self.heartbeat_s)
+        self.attach(sub, predictions=predictions, heartbeats=heartbeats)
         return sub
+
+    def attach(self, sub: Subscription, *, predictions: bool = True, heartbeats: bool = False) -> None:
+        """Start the job's predictions and/or the heartbeat clock on a stream opened without them."""
+        if sub.closed:
+            return
+        if predictions:
+            self._jobs.setdefault(sub.job_id, {})[sub] = None
+        if heartbeats and not sub.beating:
+            sub.beating = True
+            self._schedule(sub, time.monotonic() + self.heartbeat_s)
 
     def unsubscribe(self, sub: Subscription) -> None:
         """Release a stream at once: no more fan-out to it; its heartbeat entry is dropped lazily."""
@@ -381,7 +408,7 @@ class StreamWriter:
         self._send = send
         self._receive = receive
         self._watch: asyncio.Future[None] | None = None
-        self.transform: Callable[[bytes], bytes] | None = None
+        self.deliver: Callable[[bytes], Awaitable[None]] = self.write
 
     async def start(self, headers: list[tuple[bytes, bytes]], status: int = 200) -> None:
         """Send the response head and start watching for the client to go away."""
@@ -401,10 +428,7 @@ class StreamWriter:
         """Send every queued chunk, one send per chunk."""
         queue = self.sub.queue
         while queue and not self.client_gone:
-            chunk = queue.popleft()
-            if self.transform is not None:
-                chunk = self.transform(chunk)
-            await self.write(chunk)
+            await self.deliver(queue.popleft())
 
     async def write(self, chunk: bytes) -> None:
         """Send one chunk now."""
@@ -426,21 +450,31 @@ class StreamWriter:
                 await self._send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-class LiveStream:
-    """ASGI response of a live stream: connected, heartbeats and the job's predictions until the client leaves."""
+class EventStream(Response):
+    """A stream as a Starlette response: status and headers known up front, the body written by `__call__`."""
 
-    def __init__(self, hub: StreamHub, job_id: str) -> None:
+    def __init__(self, hub: StreamHub, job_id: str, status: int = 200) -> None:
         self.hub = hub
         self.job_id = job_id
+        self.status_code = status
+        self.background = None
+        self.body = b""
+        self.raw_headers = stream_headers(hub.stream)
 
-    async def __call__(self, scope: Mapping[str, Any], receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class LiveStream(EventStream):
+    """A live stream: `connected`, then heartbeats and the job's stored predictions until the client leaves."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         hub = self.hub
         sub = hub.subscribe(self.job_id)
         writer = StreamWriter(sub, send, receive)
         try:
-            for frame in hub.frames(self.job_id):
-                sub.queue.append(frame)
-            await writer.start(stream_headers(hub.stream))
+            sub.queue.extend(hub.frames(self.job_id))
+            await writer.start(self.raw_headers)
             await writer.run()
         finally:
             hub.unsubscribe(sub)
