@@ -13,26 +13,71 @@ from typing import Any
 
 import yaml
 
+from mockserver.store._table import StoreError, columns, component
 from mockserver.store.accounts import Accounts
+from mockserver.store.baselines import Baselines
+from mockserver.store.batch_tests import BatchTests, TestSuites
+from mockserver.store.configs import Configs
+from mockserver.store.datasets import Datasets
+from mockserver.store.deployments import Deployments
+from mockserver.store.jobs import Jobs
+from mockserver.store.metrics import Metrics
+from mockserver.store.predictions import PredictionListener, Predictions
+from mockserver.store.traces import Traces
+from spec import Contract
 
-# Seed keys in load order; each maps to the attribute of the same name on Store.
-TABLE_KEYS: tuple[str, ...] = ("users", "api_keys")
+__all__ = ["TABLE_KEYS", "PredictionListener", "Store", "StoreError"]
 
-
-class StoreError(ValueError):
-    """Seed data that cannot be loaded; the message names the key and the problem."""
+# Seed keys in load order; `dump` returns them all, `load` accepts any subset.
+TABLE_KEYS: tuple[str, ...] = (
+    "users",
+    "api_keys",
+    "jobs",
+    "predictions",
+    "metrics",
+    "logs",
+    "job_errors",
+    "configs",
+    "datasets",
+    "baselines",
+    "deployments",
+    "test_suites",
+    "batch_tests",
+    "traces",
+)
 
 
 class Store:
-    """All mutable state of one mock instance."""
+    """All mutable state of one mock instance.
 
-    def __init__(self, seed: Mapping[str, Any]) -> None:
+    Row columns and seed checks come from the contract's schemas (the bundled spec by default).
+    Table objects live as long as the store: `load` and `reset` replace their rows only, so
+    subscribers such as `predictions.listeners` stay attached.
+    """
+
+    def __init__(self, seed: Mapping[str, Any], contract: Contract | None = None) -> None:
+        if contract is None:
+            import spec
+
+            contract = spec.load()
+        self.contract = contract
         self._seed = copy.deepcopy(dict(seed))
+        schema = {name: component(contract, name) for name in _ROW_SCHEMAS}
         self.accounts = Accounts()
+        self.jobs = Jobs(columns(schema["Job"]), schema["Job"])
+        self.predictions = Predictions(columns(schema["Prediction"]), schema["Prediction"])
+        self.metrics = Metrics(columns(schema["MetricPoint"]), schema["MetricPoint"])
+        self.configs = Configs(schema["TrainingConfig"])
+        self.datasets = Datasets(schema["Dataset"])
+        self.baselines = Baselines(schema["Baseline"])
+        self.deployments = Deployments()
+        self.test_suites = TestSuites()
+        self.batch_tests = BatchTests()
+        self.traces = Traces(columns(schema["AnalyticsTraceRow"]), schema["AnalyticsTraceRow"])
         self.load(self._seed)
 
     @classmethod
-    def from_file(cls, path: Path) -> Store:
+    def from_file(cls, path: Path, contract: Contract | None = None) -> Store:
         """A store seeded from a YAML or JSON file."""
         try:
             text = path.read_text(encoding="utf-8")
@@ -41,28 +86,78 @@ class Store:
         try:
             data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
         except (ValueError, yaml.YAMLError) as exc:
-            raise StoreError(f"seed data {path} is not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {exc}") from None
+            kind = path.suffix.lstrip(".").upper() or "YAML"
+            raise StoreError(f"seed data {path} is not valid {kind}: {exc}") from None
         if not isinstance(data, dict):
             raise StoreError(f"seed data {path} must be a mapping of table names to rows")
-        return cls(data)
+        return cls(data, contract)
 
     def reset(self) -> None:
         """Back to the seed data."""
         self.load(self._seed)
 
     def load(self, data: Mapping[str, Any]) -> None:
-        """Replace all state with `data` (the shape `dump` returns)."""
+        """Replace all state with `data` (the shape `dump` returns); nothing changes when it is invalid."""
+        if not isinstance(data, Mapping):
+            raise StoreError("data must be a mapping of table names to rows")
         unknown = set(data) - set(self.table_keys())
         if unknown:
             raise StoreError(f"unknown tables in data: {', '.join(sorted(unknown))}")
-        self.accounts.load(data.get("users", []), data.get("api_keys", []))
+        users, keys = data.get("users", []), data.get("api_keys", [])
+        try:
+            Accounts().load(users, keys)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(f"users/api_keys: {exc}") from None
+        jobs = self.jobs.check(data.get("jobs", []))
+        job_ids = [row["id"] for row in jobs]
+        predictions = self.predictions.check(data.get("predictions", []), job_ids)
+        metrics = self.metrics.check(data.get("metrics", []), data.get("logs", {}), data.get("job_errors", {}), job_ids)
+        tables = [
+            (table, table.check(data.get(table.table, [])))
+            for table in (
+                self.configs,
+                self.datasets,
+                self.baselines,
+                self.deployments,
+                self.test_suites,
+                self.batch_tests,
+                self.traces,
+            )
+        ]
+        # Everything is checked; from here on nothing can fail half-way.
+        self.accounts.load(users, keys)
+        self.jobs.load(jobs)
+        self.predictions.load(predictions)
+        self.metrics.load(*metrics)
+        for table, rows in tables:
+            table.load(rows)
 
     def dump(self) -> dict[str, Any]:
         """All state as plain data, loadable by `load`."""
         users, keys = self.accounts.dump()
-        return {"users": users, "api_keys": keys}
+        metrics, logs, errors = self.metrics.dump()
+        return {
+            "users": users,
+            "api_keys": keys,
+            "jobs": self.jobs.dump(),
+            "predictions": self.predictions.dump(),
+            "metrics": metrics,
+            "logs": logs,
+            "job_errors": errors,
+            "configs": self.configs.dump(),
+            "datasets": self.datasets.dump(),
+            "baselines": self.baselines.dump(),
+            "deployments": self.deployments.dump(),
+            "test_suites": self.test_suites.dump(),
+            "batch_tests": self.batch_tests.dump(),
+            "traces": self.traces.dump(),
+        }
 
     @staticmethod
     def table_keys() -> tuple[str, ...]:
         """The seed keys this store understands."""
         return TABLE_KEYS
+
+
+# The spec's schema of each table's row: seed rows are checked against it, columns come from it.
+_ROW_SCHEMAS = ("Job", "Prediction", "MetricPoint", "TrainingConfig", "Dataset", "Baseline", "AnalyticsTraceRow")

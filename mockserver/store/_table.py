@@ -1,0 +1,125 @@
+"""Shared pieces of the store's tables: rows keyed by id, seed checks and time stamps.
+
+Seed rows are checked against the spec's schema of the row before a table takes them.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from spec import Contract, Schema
+
+Row = dict[str, Any]
+
+
+class StoreError(ValueError):
+    """Seed data that cannot be loaded; the message names the key and the problem."""
+
+
+def instant(timestamp: Any) -> float:
+    """Seconds since the epoch of an ISO 8601 time stamp (0 when absent or unreadable)."""
+    if not isinstance(timestamp, str) or not timestamp:
+        return 0.0
+    try:
+        parsed = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def iso(seconds: float) -> str:
+    """An epoch time as the platform writes it: ISO 8601, milliseconds, `Z`."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def newest_first(rows: Iterable[Row], field: str = "created_at") -> list[Row]:
+    """Rows ordered by a time stamp column, newest first (stable for equal times)."""
+    return sorted(rows, key=lambda row: instant(row.get(field)), reverse=True)
+
+
+def component(contract: Contract, name: str) -> Mapping[str, Any]:
+    """A dereferenced component schema of the contract."""
+    schemas = contract.resolved.get("components", {}).get("schemas", {})
+    if name not in schemas:
+        raise StoreError(f"the spec has no schema {name!r} for a store table")
+    return dict(schemas[name])
+
+
+def columns(schema: Mapping[str, Any]) -> tuple[str, ...]:
+    """The property names of an object schema, in document order, through `allOf`."""
+    names: dict[str, None] = {}
+    for part in [schema, *(schema.get("allOf") or [])]:
+        for name in (part.get("properties") or {}) if isinstance(part, Mapping) else {}:
+            names[name] = None
+    return tuple(names)
+
+
+class Table:
+    """Rows keyed by their `id`, in insertion order, checked against one spec schema on load."""
+
+    key = "id"
+
+    def __init__(self, table: str, schema: Mapping[str, Any] | None = None) -> None:
+        self.table = table
+        self.schema = Schema(dict(schema)) if schema is not None else None
+        self.rows: dict[str, Row] = {}
+
+    def check(self, rows: Any) -> list[Row]:
+        """Seed rows as a list of fresh dicts; StoreError naming the row and rule otherwise."""
+        if not isinstance(rows, list):
+            raise StoreError(f"{self.table}: must be a list of rows")
+        checked: list[Row] = []
+        for index, row in enumerate(rows):
+            where = f"{self.table}[{index}]"
+            if not isinstance(row, dict):
+                raise StoreError(f"{where}: must be a mapping")
+            if self.key not in row or not isinstance(row[self.key], str) or not row[self.key]:
+                raise StoreError(f"{where}: {self.key} is required and must be a non-empty string")
+            prepared = self.prepare(copy.deepcopy(row))
+            if self.schema is not None:
+                for violation in self.schema.violations(prepared, where):
+                    raise StoreError(str(violation))
+            checked.append(prepared)
+        return checked
+
+    def prepare(self, row: Row) -> Row:
+        """A seed row as the table stores it (before it is checked); the row itself by default."""
+        return row
+
+    def load(self, rows: list[Row]) -> None:
+        """Replace all rows with checked seed rows."""
+        self.rows = {row[self.key]: row for row in rows}
+
+    def dump(self) -> list[Row]:
+        """All rows as seed data."""
+        return copy.deepcopy(list(self.rows.values()))
+
+    def get(self, key: str) -> Row | None:
+        """The row with this key."""
+        return self.rows.get(key)
+
+    def owned(self, key: str, user_id: str | None) -> Row | None:
+        """The row with this key when `user_id` owns it (someone else's row is as good as absent)."""
+        row = self.rows.get(key)
+        return row if row is not None and user_id is not None and row.get("user_id") == user_id else None
+
+    def put(self, row: Row) -> Row:
+        """Insert or replace a row."""
+        self.rows[row[self.key]] = row
+        return row
+
+    def delete(self, key: str) -> Row | None:
+        """Remove a row; the removed row or None."""
+        return self.rows.pop(key, None)
+
+    def of_user(self, user_id: str | None) -> Iterator[Row]:
+        """The rows a user owns, in insertion order."""
+        return (row for row in self.rows.values() if row.get("user_id") == user_id)
+
+    def __len__(self) -> int:
+        return len(self.rows)
