@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from starlette.responses import Response
 
 from mockserver.sse import (
     EventFactory,
@@ -31,7 +32,6 @@ from spec import SPEC_DIR, Schema, StreamContract
 
 if TYPE_CHECKING:
     from starlette.requests import Request
-    from starlette.responses import Response
     from starlette.routing import BaseRoute
 
     from mockserver.state import MockState
@@ -679,8 +679,6 @@ async def _json_body(request: Request, default: Any = None) -> Any:
 
 
 def _json(body: Any, status: int = 200) -> Response:
-    from starlette.responses import Response
-
     from mockserver.context import dumps
 
     return Response(dumps(body), status_code=status, media_type="application/json")

@@ -98,8 +98,19 @@ def set_pointer(document: Any, pointer: str, value: Any) -> None:
 
 
 def compact(data: Any) -> str:
-    """Compact JSON as the platform's `JSON.stringify` writes it."""
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON as the platform's `JSON.stringify` writes it (whole floats without `.0`)."""
+    return json.dumps(_js_numbers(data), separators=(",", ":"), ensure_ascii=False)
+
+
+def _js_numbers(value: Any) -> Any:
+    # JavaScript has one number type: a stored 1.0 goes out as 1.
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _js_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_js_numbers(v) for v in value]
+    return value
 
 
 class EventFactory:
