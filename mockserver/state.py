@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mockserver.auth import RateLimiter
 from mockserver.settings import Settings
 from mockserver.store import Store
 from spec import Contract
@@ -29,6 +30,7 @@ class MockState:
     journal: Journal
     faults: Faults
     streams: StreamHub
+    limiter: RateLimiter = field(default_factory=RateLimiter)
     started_at: float = field(default_factory=time.monotonic)
     extras: dict[str, Any] = field(default_factory=dict)
 

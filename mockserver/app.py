@@ -1,0 +1,95 @@
+"""The ASGI application of one mock: admin API under `/__mock/`, the contract everywhere else.
+
+`create_app(settings)` loads the contract and the seed data, builds the state and wires the pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.routing import Router as StarletteRouter
+from starlette.types import Receive, Scope, Send
+
+import spec
+from mockserver.admin import PREFIX, Admin
+from mockserver.auth import Authenticator, RateLimiter
+from mockserver.dispatch import Dispatcher
+from mockserver.errors import plain_error
+from mockserver.faults import Faults
+from mockserver.journal import Journal
+from mockserver.resources import handlers
+from mockserver.settings import Settings
+from mockserver.sse import StreamHub
+from mockserver.state import MockState
+from mockserver.store import Store
+
+logger = logging.getLogger("mockserver")
+
+
+class MockApp:
+    """The ASGI entry point: lifespan, admin routes and the contract dispatcher."""
+
+    def __init__(self, state: MockState, dispatcher: Dispatcher, admin: StarletteRouter) -> None:
+        self.state = state
+        self.dispatcher = dispatcher
+        self.admin = admin
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            if scope["path"].startswith(PREFIX):
+                await self.admin(scope, receive, send)
+            else:
+                await self.dispatcher(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1000})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.state.streams.start()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.state.streams.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _admin_not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    response = plain_error(
+        404, f"Not found: the admin API has no {scope['method']} {scope['path']} (see GET {PREFIX}/)"
+    )
+    await response(scope, receive, send)
+
+
+def create_state(settings: Settings) -> MockState:
+    """The state of a mock: contract, seeded store, journal, faults, streams and rate limiter."""
+    contract = spec.load(settings.spec)
+    store = Store.from_file(settings.data, contract)
+    streams = StreamHub(contract.stream, settings.time_scale, settings.stream_queue)
+    # Every stored prediction is fanned out to the job's open streams.
+    store.predictions.listeners.append(streams.on_prediction)
+    return MockState(
+        settings=settings,
+        contract=contract,
+        store=store,
+        journal=Journal(settings.journal_size),
+        faults=Faults(contract.operations),
+        streams=streams,
+        limiter=RateLimiter(settings.rate_limit),
+    )
+
+
+def create_app(settings: Settings) -> MockApp:
+    """The ASGI app of a mock with these settings."""
+    state = create_state(settings)
+    dispatcher = Dispatcher(state, Authenticator(state.store, state.limiter), handlers())
+    admin = StarletteRouter(routes=Admin(state).routes(), default=_admin_not_found)
+    return MockApp(state, dispatcher, admin)

@@ -1,0 +1,286 @@
+"""`ftl-mock` (also `python -m mockserver`): serve the contract under uvicorn.
+
+Every flag has an `FTL_MOCK_<FLAG>` environment variable; a bad value is one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import signal
+import socket
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn
+
+import uvicorn
+
+from mockserver.app import MockApp, create_app
+from mockserver.errors import MockError
+from mockserver.settings import DEMO_DATA, RateLimit, Settings
+from mockserver.store import StoreError
+from spec import SpecError
+
+PROG = "ftl-mock"
+ENV_PREFIX = "FTL_MOCK_"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+SIZE = re.compile(r"(?i)\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*")
+UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+GRACEFUL_SHUTDOWN_S = 5
+
+
+class UsageError(MockError):
+    """A flag, environment variable or file the mock cannot start with."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _size(text: str) -> int:
+    found = SIZE.fullmatch(text)
+    if not found:
+        raise ValueError(f"must be a size in bytes such as 10485760, 512KiB or 10MiB, got {text!r}")
+    number, unit = found.groups()
+    value = int(float(number) * UNITS[(unit or "").lower()[:1]])
+    if value < 1:
+        raise ValueError(f"must be at least 1 byte, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError(f"must be 0 (any free port) to 65535, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"must be a number > 0, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"must be >= 0, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"must be >= 1, got {value}")
+    return value
+
+
+def _log_level(text: str) -> str:
+    if text.lower() not in LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, got {text!r}")
+    return text.lower()
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One command-line flag with its environment variable, parser and help."""
+
+    name: str
+    parse: Any
+    default: Any
+    help: str
+
+    @property
+    def option(self) -> str:
+        return f"--{self.name}"
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper().replace("-", "_")
+
+    @property
+    def dest(self) -> str:
+        return self.name.replace("-", "_")
+
+
+DEFAULTS = Settings()
+SHOWN_DEFAULTS = {"spec": "the bundled spec/openapi.yaml", "data": "the bundled demo data", "rate-limit": "off"}
+FLAGS: tuple[Flag, ...] = (
+    Flag("host", str, DEFAULTS.host, "interface to listen on"),
+    Flag("port", _port, DEFAULTS.port, "port to listen on; 0 picks a free port (printed on start)"),
+    Flag("spec", Path, None, "OpenAPI document to serve"),
+    Flag("data", Path, DEMO_DATA, "YAML or JSON seed data"),
+    Flag(
+        "time-scale", _positive_float, DEFAULTS.time_scale, "multiplies every server-side interval (0.01 = 100x faster)"
+    ),
+    Flag("log-level", _log_level, DEFAULTS.log_level, f"one of {', '.join(LOG_LEVELS)}"),
+    Flag("rate-limit", RateLimit.parse, None, "per-API-key rate limit such as 100/60s"),
+    Flag("body-limit", _size, DEFAULTS.body_limit, "largest request body, e.g. 10MiB; larger bodies get 413"),
+    Flag("journal-size", _count, DEFAULTS.journal_size, "requests kept in the journal (0 keeps none)"),
+    Flag("scenario", str, DEFAULTS.scenario, "stream scenario every prediction stream plays (name or file)"),
+    Flag("stream-queue", _positive_int, DEFAULTS.stream_queue, "messages a slow stream consumer may fall behind"),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; `--help` names each flag's default and environment variable."""
+    parser = _Parser(
+        prog=PROG,
+        description="Serve the FineTune Lab training API contract as a stateful mock.",
+        epilog="Exit codes: 0 stopped cleanly, 2 usage or setup error.",
+    )
+    for flag in FLAGS:
+        shown = SHOWN_DEFAULTS.get(flag.name, flag.default)
+        parser.add_argument(
+            flag.option,
+            dest=flag.dest,
+            metavar=flag.name.upper().replace("-", "_"),
+            default=None,
+            help=f"{flag.help} [default: {shown}; env {flag.env}]",
+        )
+    return parser
+
+
+def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
+    """Settings from flags, then `FTL_MOCK_*` variables, then defaults; UsageError naming the culprit."""
+    args = build_parser().parse_args(list(argv))
+    values: dict[str, Any] = {}
+    for flag in FLAGS:
+        raw = getattr(args, flag.dest)
+        source = flag.option
+        if raw is None and environ.get(flag.env):
+            raw, source = environ[flag.env], flag.env
+        if raw is None:
+            values[flag.dest] = flag.default
+            continue
+        try:
+            values[flag.dest] = flag.parse(raw)
+        except ValueError as exc:
+            detail = str(exc) if str(exc) and "invalid literal" not in str(exc) else f"invalid value {raw!r}"
+            raise UsageError(f"{source}: {detail}") from None
+    for name in ("spec", "data"):
+        path = values[name]
+        if path is not None and not Path(path).is_file():
+            raise UsageError(f"--{name}: no such file {path}")
+    return Settings(**values)
+
+
+def _url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port (port 0: a free one)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def banner(app: MockApp, url: str) -> list[str]:
+    """The start-up lines: what is served where, and the demo credentials it accepts."""
+    state = app.state
+    key, jwt, job = demo_credentials(state.store)
+    return [
+        f"{PROG} serving {state.contract.source} ({len(state.contract.operations)} operations)",
+        f"  url:       {url}",
+        f"  admin:     {url}/__mock/",
+        f"  api key:   {key or '(none in the seed data)'}",
+        f"  jwt:       {jwt or '(none in the seed data)'}",
+        f"  job token: {job[1]} (job {job[0]})" if job else "  job token: (no job in the seed data)",
+    ]
+
+
+def demo_credentials(store: Any) -> tuple[str | None, str | None, tuple[str, str] | None]:
+    """An all-scope API key, a session token and a job with its token, from the seed data."""
+    keys = [k for k in store.accounts.keys.values() if k.active]
+    key = next((k.key for k in keys if "all" in k.scopes), keys[0].key if keys else None)
+    jwt = next(iter(store.accounts.sessions), None)
+    jobs = getattr(store, "jobs", None)
+    rows = list(jobs.rows.values()) if jobs is not None else []
+    rows.sort(key=lambda r: r.get("status") != "running")
+    job = next(((str(r["id"]), str(r["job_token"])) for r in rows if r.get("job_token")), None)
+    return key, jwt, job
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if level == "trace" else getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def serve(settings: Settings) -> None:
+    """Create the app, bind, print the banner and serve until Ctrl-C or SIGTERM."""
+    _configure_logging(settings.log_level)
+    try:
+        app = create_app(settings)
+        if settings.scenario:
+            from mockserver.scenarios import Library, ScenarioError
+
+            try:
+                Library(app.state.contract.stream).get(settings.scenario)
+            except ScenarioError as exc:
+                raise UsageError(f"--scenario: {exc}") from None
+    except SpecError as exc:
+        raise UsageError(f"--spec: {exc}") from None
+    except StoreError as exc:
+        raise UsageError(f"--data: {exc}") from None
+    sock = bind(settings.host, settings.port)
+    url = _url(settings.host, sock.getsockname()[1])
+    config = uvicorn.Config(
+        app,
+        log_level=settings.log_level,
+        access_log=settings.log_level in ("info", "debug", "trace"),
+        lifespan="on",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
+    server = _Server(config, app)
+    print("\n".join(banner(app, url)), flush=True)
+    server.run(sockets=[sock])
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, closing open streams first on shutdown so their connections can finish."""
+
+    def __init__(self, config: uvicorn.Config, app: MockApp) -> None:
+        super().__init__(config)
+        self.app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await self.app.state.streams.stop()
+        await super().shutdown(sockets)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `ftl-mock`; 0 after a clean stop, 2 on a usage or setup error."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _stop)
+    try:
+        settings = parse_settings(sys.argv[1:] if argv is None else argv, os.environ)
+        serve(settings)
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except (SystemExit, KeyboardInterrupt) as exc:
+        code = exc.code if isinstance(exc, SystemExit) else 0
+        return code if isinstance(code, int) else 0
+    return 0
