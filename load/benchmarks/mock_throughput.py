@@ -1,0 +1,218 @@
+"""Requests per second of ftl-mock's predictions read against a bare Starlette app with the same body.
+
+Both run under uvicorn (one worker, own process, free port); wrk drives each at 1 and 50 connections.
+Usage: python -m load.benchmarks.mock_throughput [--runs N] [--duration S] [--connections 1,50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+JOB = "job_demo_001"
+PATH = f"/api/training/predictions/{JOB}"
+QUERY = "limit=10"
+KEY = "wak_j6S4qYhLagyZf5dM0YG2x1AqBunB27b4"
+START_TIMEOUT_S = 30.0
+WRK_HINT = "wrk is not installed: `apt-get install -y wrk` (Debian/Ubuntu), `brew install wrk` (macOS)"
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo, or the platform's guess."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+# --- the bare reference app --------------------------------------------------------------------
+
+
+def serve_bare(body_file: Path) -> None:
+    """Serve the body of `body_file` as JSON on the predictions path (the reference app)."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    payload = json.loads(body_file.read_text(encoding="utf-8"))
+
+    async def predictions(request: Request) -> JSONResponse:
+        # Serialised per request, as the mock does, so both pay for the JSON encoding.
+        return JSONResponse(payload)
+
+    app = Starlette(routes=[Route("/api/training/predictions/{jobId}", predictions)])
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    print(f"  url:       http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])
+
+
+# --- processes ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """A server subprocess and its base URL."""
+
+    name: str
+    url: str
+    process: subprocess.Popen[str]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _pin(cpu: int | None) -> list[str]:
+    return ["taskset", "-c", str(cpu)] if cpu is not None else []
+
+
+def start(name: str, args: list[str], cpu: int | None) -> Server:
+    """Start a server that prints `url: http://…`, and wait until it answers."""
+    process = subprocess.Popen(
+        [*_pin(cpu), sys.executable, *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + START_TIMEOUT_S
+    url = None
+    while url is None:
+        line = process.stdout.readline()
+        if not line:
+            raise SystemExit(f"{name} exited before serving")
+        if line.strip().startswith("url:"):
+            url = line.split("url:", 1)[1].strip()
+        if time.monotonic() > deadline:
+            process.kill()
+            raise SystemExit(f"{name} printed no url in {START_TIMEOUT_S}s")
+    server = Server(name, url, process)
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{url}{PATH}?{QUERY}", headers={"X-API-Key": KEY}, timeout=2).status_code == 200:
+                return server
+        time.sleep(0.05)
+    server.stop()
+    raise SystemExit(f"{name} at {url} never answered 200 on {PATH}")
+
+
+@contextlib.contextmanager
+def servers(cpu: int | None) -> Iterator[tuple[Server, Server, int]]:
+    """The mock and the bare app serving a body of the same size; yields both and the body size."""
+    mock = start("ftl-mock", ["-m", "mockserver", "--port", "0", "--log-level", "warning"], cpu)
+    bare: Server | None = None
+    try:
+        body = httpx.get(f"{mock.url}{PATH}?{QUERY}", headers={"X-API-Key": KEY}, timeout=5).content
+        count = len(json.loads(body).get("predictions", []))
+        if count != 10:
+            print(f"warning: the mock returned {count} predictions for {PATH}?{QUERY}, not 10", file=sys.stderr)
+        with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as handle:
+            handle.write(body)
+        bare = start("bare Starlette", ["-m", "load.benchmarks.mock_throughput", "--serve-bare", handle.name], cpu)
+        bare_size = len(httpx.get(f"{bare.url}{PATH}?{QUERY}", timeout=5).content)
+        if bare_size != len(body):
+            print(f"warning: body sizes differ: mock {len(body)} B, bare {bare_size} B", file=sys.stderr)
+        yield mock, bare, len(body)
+    finally:
+        mock.stop()
+        if bare is not None:
+            bare.stop()
+            Path(handle.name).unlink(missing_ok=True)
+
+
+# --- load generation ---------------------------------------------------------------------------
+
+
+def wrk(url: str, connections: int, duration: float, cpu: int | None) -> float:
+    """Requests per second wrk reaches against `url`; SystemExit if any response is not 2xx."""
+    command = [
+        *_pin(cpu),
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration:g}s",
+        "-H",
+        f"X-API-Key: {KEY}",
+        url,
+    ]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise SystemExit(f"wrk saw errors against {url}:\n{out}")
+    found = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    if not found:
+        raise SystemExit(f"cannot read wrk's output:\n{out}")
+    return float(found.group(1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print a Markdown table."""
+    parser = argparse.ArgumentParser(prog="mock_throughput", description=__doc__)
+    parser.add_argument("--runs", type=int, default=3, help="measured runs per target and concurrency [3]")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run [5]")
+    parser.add_argument("--connections", default="1,50", help="comma list of concurrent connections [1,50]")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin server and wrk to different CPUs")
+    parser.add_argument("--serve-bare", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_bare:
+        serve_bare(args.serve_bare)
+        return 0
+    if shutil.which("wrk") is None:
+        print(WRK_HINT, file=sys.stderr)
+        return 2
+    levels = [int(c) for c in args.connections.split(",")]
+    pin = not args.no_pin and (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
+    server_cpu, client_cpu = (0, 1) if pin else (None, None)
+    results: dict[tuple[str, int], list[float]] = {}
+    with servers(server_cpu) as (mock, bare, size):
+        url = {"ftl-mock": f"{mock.url}{PATH}?{QUERY}", "bare Starlette": f"{bare.url}{PATH}?{QUERY}"}
+        for name in url:
+            wrk(url[name], max(levels), 1.0, client_cpu)  # warm-up
+        for connections in levels:
+            for _ in range(args.runs):
+                for name in url:  # alternate, so drift in machine load hits both alike
+                    rate = wrk(url[name], connections, args.duration, client_cpu)
+                    results.setdefault((name, connections), []).append(rate)
+    print(f"`GET {PATH}?{QUERY}` ({size} B body), uvicorn one worker each, wrk -t1, {args.duration:g} s per run, ")
+    print(f"median of {args.runs} runs; nproc={os.cpu_count()}, {cpu_model()}, Python {platform.python_version()}, ")
+    print(f"server and wrk pinned to different CPUs: {'yes' if pin else 'no'}.\n")
+    print("| connections | ftl-mock req/s | bare Starlette req/s | ratio mock/bare | mock runs | bare runs |")
+    print("|---:|---:|---:|---:|---|---|")
+    for connections in levels:
+        mock_runs, bare_runs = results[("ftl-mock", connections)], results[("bare Starlette", connections)]
+        m, b = statistics.median(mock_runs), statistics.median(bare_runs)
+        print(
+            f"| {connections} | {m:,.0f} | {b:,.0f} | {m / b:.2f}x | "
+            f"{', '.join(f'{r:,.0f}' for r in mock_runs)} | {', '.join(f'{r:,.0f}' for r in bare_runs)} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
