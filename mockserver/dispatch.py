@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import Headers
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.auth import Authenticator, AuthFailure, AuthPlan
 from mockserver.context import Context, Handler
-from mockserver.errors import error_response, example_response, plain_error
+from mockserver.errors import declared_headers, error_response, example_response, plain_error
 from mockserver.journal import Entry
 from mockserver.routing import Router
 from mockserver.state import MockState
@@ -36,6 +37,7 @@ class Prepared:
     validator: RequestValidator
     auth: AuthPlan
     handler: Handler | None
+    headers: Mapping[int, list[tuple[str, str]]]
 
 
 class Dispatcher:
@@ -47,7 +49,9 @@ class Dispatcher:
         self.router = Router.from_contract(state.contract)
         limit = state.settings.body_limit
         self.prepared = {
-            op.operation_id: Prepared(op, RequestValidator(op, limit), AuthPlan.of(op), handlers.get(op.operation_id))
+            op.operation_id: Prepared(
+                op, RequestValidator(op, limit), AuthPlan.of(op), handlers.get(op.operation_id), declared_headers(op)
+            )
             for op in state.contract.operations.values()
         }
 
@@ -65,7 +69,13 @@ class Dispatcher:
         entry.operation_id = match.op.operation_id
         response = await self._respond(prepared, match.params, scope, receive, send, entry)
         if response is not None:
-            entry.status = getattr(response, "status_code", 200)
+            status = getattr(response, "status_code", 200)
+            fixed = prepared.headers.get(status) if prepared.headers else None
+            if fixed and isinstance(response, Response):
+                for name, value in fixed:
+                    if name not in response.headers:
+                        response.headers[name] = value
+            entry.status = status
             await response(scope, receive, send)
 
     async def _respond(

@@ -55,24 +55,47 @@ def plain_error(status: int, message: str, headers: Mapping[str, str] | None = N
 
 
 def example_response(op: Operation, status: int | None = None) -> Response:
-    """The spec's example for the success (or given) status, with the declared example headers."""
+    """The spec's example for the success (or given) status, served as is."""
     code = status or op.success_status
     declared = op.response(code)
-    if declared is None:
-        return Response(b"", status_code=code)
-    headers = {
-        name: str(spec["example"] if "example" in spec else spec.get("schema", {}).get("example"))
-        for name, spec in declared.headers.items()
-        if "example" in spec or "example" in spec.get("schema", {})
-    }
-    media = declared.media(JSON) or next(iter(declared.content.values()), None)
+    media = (declared.media(JSON) or next(iter(declared.content.values()), None)) if declared else None
     if media is None:
-        return Response(b"", status_code=code, headers=headers)
+        return Response(b"", status_code=code)
     example = _example(media.example, media.raw)
     if media.name == JSON or media.name.endswith("+json"):
-        return Response(dumps(example), status_code=code, headers=headers, media_type=media.name)
+        return Response(dumps(example), status_code=code, media_type=media.name)
     text = example if isinstance(example, str) else dumps(example).decode()
-    return Response(text, status_code=code, headers=headers, media_type=media.name)
+    return Response(text, status_code=code, media_type=media.name)
+
+
+def declared_headers(op: Operation) -> dict[int, list[tuple[str, str]]]:
+    """Per status, the response headers whose value the spec fixes, to add where a response lacks them.
+
+    A `const` header is always fixed; a required header without one takes its example or first enum value.
+    """
+    found: dict[int, list[tuple[str, str]]] = {}
+    for status, response in op.responses.items():
+        if not status.isdigit():
+            continue
+        for name, header in response.headers.items():
+            if name.lower() in ("content-type", "content-length", "connection"):
+                continue
+            value = _header_value(header)
+            if value is not None:
+                found.setdefault(int(status), []).append((name, value))
+    return found
+
+
+def _header_value(header: Mapping[str, Any]) -> str | None:
+    schema = header.get("schema") or {}
+    if "const" in schema:
+        return str(schema["const"])
+    if not header.get("required"):
+        return None
+    for candidate in (header.get("example"), schema.get("example"), (schema.get("enum") or [None])[0]):
+        if candidate is not None:
+            return str(candidate)
+    return None
 
 
 def _example(example: Any, raw: Mapping[str, Any]) -> Any:

@@ -107,7 +107,8 @@ class RequestValidator:
             body = await self._parse_body(scope, raw_body, headers)
         pairs = _query_pairs(scope, self.status) if self.has_query else []
         query = self._parameters(path_params, pairs, headers)
-        if body is not None:
+        if raw_body:
+            # Checked whenever a body was sent: a JSON `null` is a body too.
             self._check_body(body, headers)
         return Inputs(query, body)
 
