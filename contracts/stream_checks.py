@@ -1,0 +1,336 @@
+"""The stream's rules over time, one plain function per rule, each read from the spec's stream contract.
+
+A rule takes a `StreamCapture`, the `StreamContract` and the `Timing` of the target and returns its
+violations as messages (empty when it holds) or raises `Skip` when the capture cannot decide it.
+All rules are registered in `STREAM_CHECKS`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from contracts.pointers import MISSING, resolve
+from contracts.sse_reader import Frame
+from contracts.stream_capture import StreamCapture
+from spec import Schema, StreamContract
+
+# Extra room for scheduling and network delay on top of the relative heartbeat tolerance.
+HEARTBEAT_FLOOR_S = 0.1
+
+
+class Skip(Exception):  # a verdict, not an error: the rule could not be decided
+    """The capture cannot decide the rule; the message says why."""
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How the target's clock relates to the spec's intervals, and how much slack a rule allows."""
+
+    time_scale: float = 1.0
+    tolerance: float = 0.5
+
+    def heartbeat_interval(self, stream: StreamContract) -> float:
+        """Seconds between heartbeats on this target."""
+        return stream.heartbeat_interval_ms / 1000 * self.time_scale
+
+    def heartbeat_allowed(self, stream: StreamContract) -> float:
+        """The longest gap between heartbeats that still passes."""
+        return self.heartbeat_interval(stream) * (1 + self.tolerance) + HEARTBEAT_FLOOR_S
+
+
+Rule = Callable[[StreamCapture, StreamContract, Timing], list[str]]
+
+
+def _opened(capture: StreamCapture) -> None:
+    if capture.error and not capture.status:
+        raise Skip(f"the stream did not open: {capture.error}")
+    if not 200 <= capture.status < 300:
+        raise Skip(f"the stream did not open: HTTP {capture.status}")
+
+
+def _messages(capture: StreamCapture) -> list[Frame]:
+    _opened(capture)
+    return [frame for frame in capture.frames if frame.dispatched]
+
+
+def _decoded(frame: Frame) -> Any:
+    try:
+        return json.loads(frame.data)
+    except ValueError:
+        return MISSING
+
+
+def _show(frame: Frame, limit: int = 200) -> str:
+    text = frame.raw.decode("utf-8", errors="replace")
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+# --- the response ----------------------------------------------------------------------------
+
+
+def stream_status(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
+    """The stream opens with the operation's success status."""
+    if capture.error and not capture.status:
+        return [f"no response: {capture.error}"]
+    expected = stream.operation.success_status
+    return [] if capture.status == expected else [f"expected HTTP {expected}, got HTTP {capture.status}"]
+
+
+def stream_content_type(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
+    """The success response has the declared stream media type."""
+    _opened(capture)
+    declared = list(stream.operation.success.content)
+    if capture.content_type in declared:
+        return []
+    return [f"Content-Type {capture.headers.get('content-type')!r} is not the declared {' or '.join(declared)}"]
+
+
+def stream_headers(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
+    """Every required response header is sent and every declared header matches its schema."""
+    _opened(capture)
+    found = []
+    for name, header in stream.operation.success.headers.items():
+        value = capture.headers.get(name)
+        if value is None:
+            if header.get("required"):
+                found.append(f"required header {name} is missing")
+            continue
+        found.extend(f"header {v}" for v in Schema(header.get("schema", {})).violations(value, name))
+    return found
+
+
+def stream_never_ends(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
+    """A stream the contract says never ends stays open for the whole read."""
+    _opened(capture)
+    if stream.rules.get("ends") != "never":
+        raise Skip("the contract lets the stream end")
+    if capture.ended_by == "server":
+        return [f"the server ended the stream after {capture.window:.2f} s ({len(capture.frames)} messages)"]
+    if capture.ended_by == "error":
+        return [f"the stream broke after {capture.window:.2f} s: {capture.error}"]
+    return []
+
+
+# --- the messages ----------------------------------------------------------------------------
+
+
+def stream_first_event(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
+    """The first message is the contract's `first_event`."""
+    messages = _messages(capture)
+    if not messages:
+        return [f"no message arrived in {capture.window:.2f} s; expected {stream.first_event!r} first"]
+    first = messages[0]
+    return [] if first.event == stream.first_event else [f"first event is {first.event!r}, not {stream.first_event!r}"]
+
+
+def stream_event_declared(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
+    """Every message names an event the stream's itemSchema declares."""
+    declared = stream.event_names
+    return [
+        f"event {frame.event!r} is not declared (declared: {', '.join(declared)}): {_show(frame)}"
+        for frame in _messages(capture)
+        if frame.event not in declared
+    ]
+
+
+def stream_event_data(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
+    """The data of every declared event validates against its schema."""
+    found: list[str] = []
+    for frame in _messages(capture):
+        if frame.event in stream.events:
+            found.extend(
+                f"{violation} in {_show(frame)}" for violation in stream.check_event_data(frame.event, frame.data)
+            )
+    return found
+
+
+def stream_subject(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
+    """Events that name their subject name the job of the stream's path."""
+    messages = _messages(capture)
+    if not stream.subjects:
+        raise Skip("the contract names no subject")
+    found, checked = [], 0
+    for rule in stream.subjects:
+        expected = capture.path_params.get(str(rule["path_parameter"]))
+        for frame in (f for f in messages if f.event == rule["event"]):
+            checked += 1
+            value = resolve(_decoded(frame), str(rule["pointer"]))
+            if value != expected:
+                shown = "nothing" if value is MISSING else repr(value)
+                found.append(f"{frame.event} {rule['pointer']} is {shown}, not the path's {expected!r}")
+    if not checked:
+        raise Skip(f"no {' or '.join(str(r['event']) for r in stream.subjects)} event arrived")
+    return found
+
+
+def stream_heartbeat(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
+    """Heartbeats come at the contract's interval (scaled to the target) plus a tolerance."""
+    messages = _messages(capture)
+    allowed = timing.heartbeat_allowed(stream)
+    name = stream.heartbeat_event
+    beats = [frame.received_at for frame in messages if frame.event == name]
+    if capture.window < allowed and not beats:
+        raise Skip(f"the read lasted {capture.window:.2f} s, less than one heartbeat interval ({allowed:.2f} s)")
+    found = []
+    previous, previous_label = capture.opened_at, "the stream opened"
+    for index, at in enumerate(beats, start=1):
+        if at - previous > allowed:
+            found.append(f"{name} #{index} came {at - previous:.2f} s after {previous_label} (allowed {allowed:.2f} s)")
+        previous, previous_label = at, f"{name} #{index}"
+    if capture.ended_by != "server" and capture.closed_at - previous > allowed:
+        found.append(
+            f"no {name} for {capture.closed_at - previous:.2f} s after {previous_label} "
+            f"(allowed {allowed:.2f} s; interval {timing.heartbeat_interval(stream):.2f} s)"
+        )
+    return found
+
+
+def stream_counter(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
+    """The counter never decreases and rises by the contract's increment with every counted event."""
+    rule = stream.counter
+    messages = [frame for frame in _messages(capture) if frame.event == rule["event"]]
+    if not messages:
+        raise Skip(f"no {rule['event']} event arrived")
+    increment = int(rule.get("increment", 1))
+    found = []
+    previous = capture.counter_baseline
+    for frame in messages:
+        value = resolve(_decoded(frame), str(rule["pointer"]))
+        if not isinstance(value, int) or isinstance(value, bool):
+            found.append(f"{rule['event']} {rule['pointer']} is not an integer: {_show(frame)}")
+            continue
+        if previous is not None and value != previous + increment:
+            if value < previous:
+                found.append(f"{rule['pointer']} decreased: {previous} -> {value}")
+            elif value == previous:
+                found.append(f"{rule['pointer']} did not rise: {previous} -> {value}")
+            else:
+                found.append(f"{rule['pointer']} rose by {value - previous}, not {increment}: {previous} -> {value}")
+        previous = value
+    if not found and len(messages) < 2 and capture.counter_baseline is None:
+        raise Skip(f"one {rule['event']} event and no known count before it")
+    return found
+
+
+# --- the wire --------------------------------------------------------------------------------
+
+
+def stream_line_endings(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
+    """Every line ends with the contract's line ending (so one convention throughout)."""
+    _opened(capture)
+    expected = str(stream.wire.get("line_ending", "\n"))
+    used = {ending: count for ending, count in capture.reader.line_endings.items() if count > 0}
+    wrong = {ending: count for ending, count in used.items() if ending != expected}
+    if not wrong:
+        return []
+    shown = ", ".join(f"{count} x {ending!r}" for ending, count in wrong.items())
+    return [f"lines end with {shown}; the contract says {expected!r} only"]
+
+
+def stream_fields(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
+    """Each message has exactly the contract's fields in order: no ids, retries, comments or extra lines."""
+    messages = [frame for frame in capture.frames if frame.fields or frame.comments]
+    _opened(capture)
+    expected = [str(name) for name in stream.wire.get("fields", ())]
+    found = []
+    for frame in messages:
+        if frame.comments:
+            found.append(f"comment line in {_show(frame)}")
+        if expected and frame.field_names != expected:
+            found.append(f"fields {frame.field_names} instead of {expected} in {_show(frame)}")
+        if not expected and frame.unknown_fields:
+            found.append(f"unknown field {frame.unknown_fields[0]!r} in {_show(frame)}")
+    return found
+
+
+def stream_data_encoding(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
+    """Data is encoded as the contract says (compact JSON: valid, no insignificant whitespace)."""
+    messages = _messages(capture)
+    encoding = stream.wire.get("data")
+    if encoding != "compact-json":
+        raise Skip(f"no rule for data encoding {encoding!r}")
+    found = []
+    for frame in messages:
+        if _decoded(frame) is MISSING:
+            found.append(f"data is not JSON: {_show(frame)}")
+        elif not _is_compact(frame.data):
+            found.append(f"data has whitespace outside strings: {_show(frame)}")
+    return found
+
+
+def stream_frames_terminated(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
+    """Every message ends with a blank line and nothing stray surrounds them."""
+    _opened(capture)
+    found = []
+    if capture.reader.unterminated:
+        found.append(f"unterminated message when the read stopped: {capture.reader.unterminated[:200]!r}")
+    if capture.reader.stray_blank_lines:
+        found.append(f"{capture.reader.stray_blank_lines} blank line(s) outside any message")
+    found.extend(f"invalid UTF-8 in {_show(frame)}" for frame in capture.frames if frame.invalid_utf8)
+    return found
+
+
+def stream_single_chunk(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
+    """Each message arrives in one chunk when the contract says so (split messages are lost by some clients)."""
+    messages = _messages(capture)
+    if not stream.wire.get("one_chunk_per_message"):
+        raise Skip("the contract allows messages split across chunks")
+    return [
+        f"message split over chunks {frame.first_chunk}..{frame.last_chunk}: {_show(frame)}"
+        for frame in messages
+        if frame.first_chunk != frame.last_chunk
+    ]
+
+
+def _is_compact(text: str) -> bool:
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in " \t\r\n":
+            return False
+    return True
+
+
+STREAM_CHECKS: Mapping[str, Rule] = MappingProxyType(
+    {
+        rule.__name__: rule
+        for rule in (
+            stream_status,
+            stream_content_type,
+            stream_headers,
+            stream_never_ends,
+            stream_first_event,
+            stream_event_declared,
+            stream_event_data,
+            stream_subject,
+            stream_heartbeat,
+            stream_counter,
+            stream_line_endings,
+            stream_fields,
+            stream_data_encoding,
+            stream_frames_terminated,
+            stream_single_chunk,
+        )
+    }
+)
+
+
+def evaluate(capture: StreamCapture, stream: StreamContract, timing: Timing) -> Iterator[tuple[str, list[str] | Skip]]:
+    """Run every stream rule on a capture: (name, violations) or (name, Skip)."""
+    for name, rule in STREAM_CHECKS.items():
+        try:
+            yield name, rule(capture, stream, timing)
+        except Skip as skip:
+            yield name, skip
