@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from mockserver.store._table import StoreError, columns, component
+from mockserver.store._table import StoreError, columns, component, nullable_columns
 from mockserver.store.accounts import Accounts
 from mockserver.store.baselines import Baselines
 from mockserver.store.batch_tests import BatchTests, TestSuites
@@ -73,7 +73,7 @@ class Store:
         self.deployments = Deployments()
         self.test_suites = TestSuites()
         self.batch_tests = BatchTests()
-        self.traces = Traces(columns(schema["AnalyticsTraceRow"]), schema["AnalyticsTraceRow"])
+        self.traces = Traces(nullable_columns(schema["AnalyticsTraceRow"]), schema["AnalyticsTraceRow"])
         self.load(self._seed)
 
     @classmethod

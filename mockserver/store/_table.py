@@ -59,6 +59,16 @@ def columns(schema: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(names)
 
 
+def nullable_columns(schema: Mapping[str, Any]) -> tuple[str, ...]:
+    """The properties of an object schema that may hold null (a stored row carries them as null)."""
+    found: dict[str, None] = {}
+    for part in [schema, *(schema.get("allOf") or [])]:
+        for name, sub in ((part.get("properties") or {}) if isinstance(part, Mapping) else {}).items():
+            if Schema(sub).is_valid(None):
+                found[name] = None
+    return tuple(found)
+
+
 class Table:
     """Rows keyed by their `id`, in insertion order, checked against one spec schema on load."""
 

@@ -1,0 +1,127 @@
+"""Training predictions: pages, epoch summaries and trends computed from the store, and uploads.
+
+Every read checks that the job is the caller's (404 otherwise); uploads store each item under its own job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import groupby
+from typing import Any
+
+from starlette.responses import Response
+
+from mockserver.context import Context, Handler
+from mockserver.store._table import Row
+
+NOT_FOUND = "Job not found"
+TREND_METRICS = ("exact_match", "char_error_rate", "length_ratio", "word_overlap")
+
+
+def _owned(ctx: Context) -> str | None:
+    job_id = ctx.path_params["jobId"]
+    return job_id if ctx.state.store.jobs.owned(job_id, ctx.principal.user_id) is not None else None
+
+
+def get_predictions(ctx: Context) -> Response:
+    """A page of the job's predictions; `total_count` and `epoch_count` ignore the epoch filter."""
+    job_id = _owned(ctx)
+    if job_id is None:
+        return ctx.error(404, NOT_FOUND)
+    predictions = ctx.state.store.predictions
+    rows = predictions.page(job_id, ctx.query["limit"], ctx.query["offset"], ctx.query.get("epoch"))
+    return ctx.json(
+        {
+            "job_id": job_id,
+            "predictions": rows,
+            "total_count": predictions.count(job_id),
+            "epoch_count": predictions.epoch_count(job_id),
+        }
+    )
+
+
+def by_epoch(rows: Sequence[Row]) -> Iterator[tuple[int, list[Row]]]:
+    """The rows of each epoch, epochs ascending (rows are stored in epoch order)."""
+    for epoch, group in groupby(rows, key=lambda row: row["epoch"]):
+        yield epoch, list(group)
+
+
+def epoch_summaries(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """Per epoch: how many predictions and the largest step."""
+    return [
+        {"epoch": epoch, "prediction_count": len(group), "latest_step": max(row["step"] for row in group)}
+        for epoch, group in by_epoch(rows)
+    ]
+
+
+def get_prediction_epochs(ctx: Context) -> Response:
+    """The job's predictions grouped by epoch."""
+    job_id = _owned(ctx)
+    if job_id is None:
+        return ctx.error(404, NOT_FOUND)
+    epochs = ctx.state.store.predictions.derived(job_id, "epochs", epoch_summaries)
+    return ctx.json({"job_id": job_id, "epochs": epochs})
+
+
+def _average(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def epoch_trend(epoch: int, group: Sequence[Row]) -> dict[str, Any]:
+    """One epoch's aggregates over the non-null values of each metric (ref §2.3)."""
+    present = {name: [row[name] for row in group if row.get(name) is not None] for name in TREND_METRICS}
+    verdicts = [row["validation_pass"] for row in group if row.get("validation_pass") is not None]
+    cer = present["char_error_rate"]
+    return {
+        "epoch": epoch,
+        "step": max(row["step"] for row in group),
+        "sample_count": len(group),
+        **{f"avg_{name}": _average(present[name]) for name in TREND_METRICS},
+        "min_char_error_rate": min(cer) if cer else None,
+        "max_char_error_rate": max(cer) if cer else None,
+        "validation_pass_rate": sum(1 for v in verdicts if v) / len(verdicts) if verdicts else None,
+    }
+
+
+def overall_improvement(trends: Sequence[Mapping[str, Any]]) -> float | None:
+    """(firstCER − lastCER) / firstCER × 100 over the first and last epochs, when it is defined."""
+    if len(trends) < 2:
+        return None
+    first, last = trends[0]["avg_char_error_rate"], trends[-1]["avg_char_error_rate"]
+    if first is None or last is None or first <= 0:
+        return None
+    return float((first - last) / first * 100)
+
+
+def trends_of(rows: Sequence[Row]) -> dict[str, Any]:
+    """The trend series of a job's predictions and its overall improvement."""
+    trends = [epoch_trend(epoch, group) for epoch, group in by_epoch(rows)]
+    return {"trends": trends, "overall_improvement": overall_improvement(trends)}
+
+
+def get_prediction_trends(ctx: Context) -> Response:
+    """Per-epoch quality aggregates of the job's predictions."""
+    job_id = _owned(ctx)
+    if job_id is None:
+        return ctx.error(404, NOT_FOUND)
+    return ctx.json({"job_id": job_id, **ctx.state.store.predictions.derived(job_id, "trends", trends_of)})
+
+
+def create_predictions(ctx: Context) -> Response:
+    """Store every item under its own job (ref §2.5); each stored row reaches that job's streams."""
+    items = ctx.body["predictions"]
+    jobs = ctx.state.store.jobs
+    for index, item in enumerate(items):
+        # The platform's foreign key rejects the whole insert when an item names an unknown job.
+        if jobs.get(item["job_id"]) is None:
+            return ctx.error(400, f"predictions[{index}].job_id: must name an existing job (no job {item['job_id']!r})")
+    stored = ctx.state.store.predictions.insert(items)
+    return ctx.json({"success": True, "count": len(stored)})
+
+
+HANDLERS: dict[str, Handler] = {
+    "get_predictions": get_predictions,
+    "get_prediction_epochs": get_prediction_epochs,
+    "get_prediction_trends": get_prediction_trends,
+    "create_predictions": create_predictions,
+}
