@@ -1,0 +1,223 @@
+"""The admin API under /__mock/: reset, state dump and load, the journal, injected faults and health.
+
+All against real mock processes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+import spec
+from tests.conftest import ALICE_JWT, ALICE_KEY, DEMO_JOB, DEMO_JOB_TOKEN
+
+CONTRACT = spec.load()
+KEY = {"X-API-Key": ALICE_KEY}
+JWT = {"Authorization": f"Bearer {ALICE_JWT}"}
+
+
+def path_of(operation_id: str, **params: str) -> str:
+    return CONTRACT.operations[operation_id].path.format(**params)
+
+
+@pytest.fixture
+def client(mock) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=mock.url, timeout=10) as client:
+        yield client
+
+
+def journal(client: httpx.Client, **params: str | int) -> list[dict]:
+    response = client.get("/__mock/journal", params=params)
+    assert response.status_code == 200
+    return response.json()["entries"]
+
+
+# --- reset and state ------------------------------------------------------------------------------
+
+
+def test_state_survives_across_requests_and_reset_restores_the_seed(client) -> None:
+    status = path_of("get_job_status", jobId="job_admin_1")
+    assert client.get(status, headers=KEY).status_code == 404
+    assert client.post(path_of("create_job"), json={"job_id": "job_admin_1"}, headers=KEY).status_code == 200
+    assert client.get(status, headers=KEY).status_code == 200
+    assert client.post("/__mock/reset").json() == {"status": "reset"}
+    assert client.get(status, headers=KEY).status_code == 404
+    assert client.get(path_of("get_job_status", jobId=DEMO_JOB), headers=KEY).status_code == 200
+
+
+def test_data_dump_loads_back_and_replaces_state(client) -> None:
+    status = path_of("get_job_status", jobId=DEMO_JOB)
+    dump = client.get("/__mock/data").json()
+    (demo,) = [job for job in dump["jobs"] if job["id"] == DEMO_JOB]
+    renamed = {**dump, "jobs": [{**job, "model_name": "org/renamed"} if job is demo else job for job in dump["jobs"]]}
+    loaded = client.put("/__mock/data", json=renamed)
+    assert loaded.status_code == 200, loaded.text
+    assert client.get(status, headers=KEY).json()["model_name"] == "org/renamed"
+    assert client.put("/__mock/data", json=dump).status_code == 200
+    assert client.get(status, headers=KEY).json()["model_name"] == demo["model_name"]
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"no_such_table": []}'])
+def test_data_that_cannot_be_loaded_is_400_and_changes_nothing(client, body) -> None:
+    before = client.get("/__mock/data").json()
+    response = client.put("/__mock/data", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["error"]
+    assert client.get("/__mock/data").json() == before
+
+
+# --- journal --------------------------------------------------------------------------------------
+
+
+def test_journal_records_each_request_with_its_outcome(client) -> None:
+    client.get(path_of("get_predictions", jobId=DEMO_JOB), params={"limit": 5}, headers=KEY)
+    client.get(path_of("get_predictions", jobId=DEMO_JOB), params={"limit": 5000}, headers=KEY)
+    client.post(path_of("create_job"), content=b'{"job_id": "j1"}', headers={**JWT, "content-type": "application/json"})
+    client.get("/api/nowhere")
+    ok, bad, created, unknown = journal(client)
+    assert ok["operation_id"] == "get_predictions"
+    assert ok["query"] == "limit=5"
+    assert ok["validation"] == {"ok": True, "violations": []}
+    assert ok["credential"] == "apiKey"
+    assert ok["status"] == 200
+    assert bad["validation"]["ok"] is False
+    assert bad["validation"]["violations"] == ["limit: must be <= 1000"]
+    assert bad["status"] == 400
+    assert created["method"] == "POST"
+    assert created["body"] == '{"job_id": "j1"}'
+    assert created["credential"] == "sessionJwt"
+    assert unknown["operation_id"] is None
+    assert unknown["status"] == 404
+    assert all(entry["time"].endswith("Z") for entry in (ok, bad, created, unknown))
+
+
+def test_journal_redacts_secrets_keeping_eight_characters(client) -> None:
+    client.get(path_of("get_predictions", jobId=DEMO_JOB), headers=KEY)
+    client.patch(
+        path_of("update_job_status", jobId=DEMO_JOB),
+        json={"status": "running"},
+        headers={"Authorization": f"Bearer {DEMO_JOB_TOKEN}", "X-Workspace-API-Key": ALICE_KEY},
+    )
+    text = client.get("/__mock/journal").text
+    assert ALICE_KEY not in text
+    assert DEMO_JOB_TOKEN not in text
+    keyed, tokened = journal(client)
+    assert keyed["headers"]["x-api-key"] == ALICE_KEY[:8] + "…"
+    assert tokened["headers"]["authorization"] == "Bearer " + DEMO_JOB_TOKEN[:8] + "…"
+    assert tokened["headers"]["x-workspace-api-key"] == ALICE_KEY[:8] + "…"
+
+
+def test_journal_filters_and_clears(client) -> None:
+    for limit in (1, 2, 3):
+        client.get(path_of("get_predictions", jobId=DEMO_JOB), params={"limit": limit}, headers=KEY)
+    client.get(path_of("list_jobs"), headers=KEY)
+    assert [e["query"] for e in journal(client, operation_id="get_predictions", limit=2)] == ["limit=2", "limit=3"]
+    assert len(journal(client, status=200)) == 4
+    assert client.get("/__mock/journal", params={"limit": "x"}).status_code == 400
+    assert client.delete("/__mock/journal").json() == {"cleared": 4}
+    assert journal(client) == []
+
+
+def test_journal_truncates_large_bodies(client) -> None:
+    body = json.dumps({"job_id": "j" * 20_000}).encode()
+    client.post(path_of("create_job"), content=body, headers={**KEY, "content-type": "application/json"})
+    (entry,) = journal(client)
+    assert entry["body_bytes"] == len(body)
+    assert len(entry["body"]) < len(body)
+    assert entry["body"].endswith("more bytes)")
+
+
+def test_journal_keeps_only_the_last_n_requests(mock_factory) -> None:
+    small = mock_factory("--journal-size", "3")
+    with httpx.Client(base_url=small.url, timeout=10) as client:
+        for limit in range(1, 6):
+            client.get(path_of("get_predictions", jobId=DEMO_JOB), params={"limit": limit}, headers=KEY)
+        body = client.get("/__mock/journal").json()
+        assert [e["query"] for e in body["entries"]] == ["limit=3", "limit=4", "limit=5"]
+        assert body["total"] == 5
+        assert body["size"] == 3
+
+
+# --- faults ---------------------------------------------------------------------------------------
+
+
+def test_error_fault_answers_the_status_in_the_operation_shape(client) -> None:
+    faults = {"predict": {"error_status": 503}}
+    assert client.put("/__mock/faults", json=faults).status_code == 200
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    response = client.post(path_of("predict"), json=body, headers=KEY)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == 503  # E3, the shape of predict
+    other = client.get(path_of("list_jobs"), headers=KEY)
+    assert other.status_code == 200
+
+
+def test_wildcard_fault_applies_where_no_operation_entry_exists(client) -> None:
+    faults = {"*": {"error_status": 502}, "list_jobs": {"latency_ms": 1}}
+    assert client.put("/__mock/faults", json=faults).status_code == 200
+    assert client.get(path_of("list_jobs"), headers=KEY).status_code == 200
+    assert client.get(path_of("get_predictions", jobId=DEMO_JOB), headers=KEY).status_code == 502
+    assert client.get("/__mock/faults").json()["*"]["error_status"] == 502
+
+
+def test_fault_probability_zero_never_fires(client) -> None:
+    client.put("/__mock/faults", json={"list_jobs": {"error_status": 500, "error_probability": 0}})
+    assert {client.get(path_of("list_jobs"), headers=KEY).status_code for _ in range(20)} == {200}
+
+
+def test_drop_connection_fault_closes_without_an_answer(client) -> None:
+    client.put("/__mock/faults", json={"list_jobs": {"drop_connection": True}})
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.get(f"{client.base_url}{path_of('list_jobs')}", headers=KEY, timeout=10)
+    assert client.get("/__mock/health").status_code == 200
+    dropped = journal(client, operation_id="list_jobs")
+    assert dropped[-1]["status"] is None
+
+
+def test_reset_and_delete_clear_faults(client) -> None:
+    client.put("/__mock/faults", json={"*": {"error_status": 500}})
+    client.post("/__mock/reset")
+    assert client.get("/__mock/faults").json() == {}
+    client.put("/__mock/faults", json={"*": {"error_status": 500}})
+    assert client.delete("/__mock/faults").status_code == 200
+    assert client.get(path_of("list_jobs"), headers=KEY).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("faults", "named"),
+    [
+        ({"no_such_operation": {"error_status": 500}}, "no_such_operation"),
+        ({"list_jobs": {"error_status": 200}}, "list_jobs.error_status"),
+        ({"list_jobs": {"error_probability": 2}}, "list_jobs.error_probability"),
+        ({"list_jobs": {"latency_ms": -1}}, "list_jobs.latency_ms"),
+        ({"list_jobs": {"explode": True}}, "explode"),
+        ([], "faults"),
+    ],
+)
+def test_bad_fault_tables_are_400_naming_the_field(client, faults, named) -> None:
+    before = client.put("/__mock/faults", json={"get_metrics": {"latency_ms": 5}}).json()
+    response = client.put("/__mock/faults", json=faults)
+    assert response.status_code == 400
+    assert named in response.json()["error"]
+    assert client.get("/__mock/faults").json() == before
+
+
+# --- health ---------------------------------------------------------------------------------------
+
+
+def test_health_reports_status_operations_and_streams(client) -> None:
+    health = client.get("/__mock/health").json()
+    assert health["status"] == "ok"
+    assert health["operations"] == len(CONTRACT.operations)
+    assert health["open_streams"] == 0
+    assert health["journal"]["size"] == 10_000
+    assert health["rate_limit"] is None
+
+
+def test_admin_index_lists_the_endpoints(client) -> None:
+    endpoints = client.get("/__mock/").json()["endpoints"]
+    assert "POST /__mock/reset" in endpoints
+    assert "GET /__mock/journal" in endpoints
