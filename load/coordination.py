@@ -24,6 +24,7 @@ from load.plan import ROLES, slot
 CLAIM, SLOT, READY, GO, DONE = "ftl_claim", "ftl_slot", "ftl_ready", "ftl_go", "ftl_done"
 ATTRIBUTE = "ftl_load_desk"
 STATS_WAIT_S = 20.0
+CSV_SETTLE_S = 1.5
 log = logging.getLogger("ftl-load")
 
 
@@ -73,6 +74,8 @@ class Conductor:
         while runner.stats.total.num_requests < self.fired and time.monotonic() < deadline:
             gevent.sleep(0.2)
         log.info("ftl-load: all users done; %d of %d requests recorded", runner.stats.total.num_requests, self.fired)
+        # Locust rewrites its CSV report once per second; let it write the complete figures before quitting.
+        gevent.sleep(CSV_SETTLE_S)
         runner.quit()
 
 

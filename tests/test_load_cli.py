@@ -1,0 +1,172 @@
+"""ftl-load's command line and the pure parts behind it: flags, env vars, workload arithmetic, summaries.
+
+No Locust here: these run in the test process or call `python -m load` only for usage errors.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import spec
+from load.compare import compare, reduction, summarize
+from load.errors import LoadError
+from load.plan import Workload, build_plan, parse_duration, parse_scale, slot, user_classes
+from load.results import Entry, percentile
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def ftl_load(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "load", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        (["compare", "--jobs", "many"], {}, "--jobs"),
+        (["compare", "--time-scale", "0"], {}, "--time-scale"),
+        (["compare", "--duration", "forever"], {}, "--duration"),
+        (["compare", "--target", "localhost:80"], {}, "--target"),
+        (["compare", "--bogus"], {}, "--bogus"),
+        (["compare"], {"FTL_LOAD_TABS": "-1"}, "FTL_LOAD_TABS"),
+        (["capacity", "--steps", "10,x"], {}, "--steps"),
+        (["compare", "--duration", "10s"], {}, "poll interval"),
+        ([], {}, "compare or capacity"),
+    ],
+)
+def test_bad_flags_give_one_line_and_exit_2(args: list[str], env: dict[str, str], named: str) -> None:
+    done = ftl_load(*args, env=env)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert named in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_help_names_every_flag_with_its_env_var() -> None:
+    done = ftl_load("compare", "--help")
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())
+    for flag in (
+        "--target",
+        "--jobs",
+        "--tabs",
+        "--poll-interval",
+        "--upload-rate",
+        "--duration",
+        "--time-scale",
+        "--workers",
+        "--out",
+    ):
+        assert flag in text
+        assert "FTL_LOAD_" + flag.lstrip("-").replace("-", "_").upper() in text
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("1h", 3600), ("20m", 1200), ("90s", 90), ("1h30m", 5400), ("45", 45)])
+def test_durations_parse(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "1x", "-5m", "0", "m"])
+def test_bad_durations_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)
+
+
+def test_time_scale_accepts_fractions() -> None:
+    assert parse_scale("1/60") == pytest.approx(1 / 60)
+    assert parse_scale("0.5") == 0.5
+    with pytest.raises(ValueError, match="positive"):
+        parse_scale("1/0")
+
+
+def test_workload_counts_follow_the_schedule() -> None:
+    workload = Workload(jobs=3, tabs=2, poll_interval_s=30, upload_rate=2, duration_s=600, time_scale=0.01, batch=2)
+    assert workload.polls_per_tab == 20
+    assert workload.upload_interval_s == 60
+    assert workload.uploads_per_job == 10
+    assert workload.predictions_per_job == 20
+    assert workload.job_hours == pytest.approx(0.5)
+    assert user_classes("sse", workload) == {"SseDashboardUser": 6, "TrainingWorkerUser": 3}
+    with pytest.raises(LoadError, match="shorter than one poll"):
+        Workload(poll_interval_s=30, duration_s=10)
+
+
+def test_plan_slots_spread_tabs_over_jobs_and_come_from_the_spec() -> None:
+    contract = spec.load()
+    workload = Workload(jobs=2, tabs=3, duration_s=600)
+    owner = "8a7c2f1e-4b3d-4c5e-9f6a-1b2c3d4e5f60"
+    jobs = [{"job_id": f"j{n}", "job_token": f"t{n}", "user_id": owner} for n in range(2)]
+    plan = build_plan(contract, workload, "sse", jobs, "session")
+    tabs = [slot(plan, "tab", i) for i in range(6)]
+    assert [(s["job"]["job_id"], s["tab"]) for s in tabs if s] == [
+        ("j0", 0),
+        ("j0", 1),
+        ("j0", 2),
+        ("j1", 0),
+        ("j1", 1),
+        ("j1", 2),
+    ]
+    assert slot(plan, "tab", 6) is None
+    assert slot(plan, "trainer", 1)["job"]["job_token"] == "t1"  # type: ignore[index]
+    trends = contract.operations["get_prediction_trends"].path.replace("{jobId}", "j1")
+    assert plan["jobs"][1]["routes"]["poll"]["path"] == trends
+    assert plan["stream"]["trigger_event"] == contract.stream.trigger["event"]
+    body = plan["jobs"][0]["upload_body"]
+    assert contract.operations["create_predictions"].check_json_body(body, "application/json") == []
+
+
+def test_percentile_of_a_histogram() -> None:
+    histogram = {10: 50, 20: 49, 500: 1}
+    assert percentile(histogram, 0.5) == 10
+    assert percentile(histogram, 0.99) == 20
+    assert percentile(histogram, 1.0) == 500
+    assert percentile({}, 0.5) is None
+
+
+def entry(name: str, requests: int, failures: int = 0, nbytes: int = 0) -> Entry:
+    return Entry(name, "GET", requests, failures, nbytes, {5: requests}, {1_700_000_000: requests})
+
+
+def test_summary_and_reduction_follow_the_counts() -> None:
+    workload = Workload(jobs=2, tabs=2, duration_s=1800)
+    polling = summarize(
+        [entry("poll: get_prediction_trends", 240), entry("upload: create_predictions", 60)], workload, "polling"
+    )
+    sse = summarize(
+        [
+            entry("refetch: get_prediction_trends", 120),
+            entry("stream: connect", 5, failures=1),
+            entry("event: prediction", 120),
+            entry("upload: create_predictions", 60),
+        ],
+        workload,
+        "sse",
+    )
+    for summary in (polling, sse):
+        summary["server_cpu_s"] = None
+    assert polling["per_job_hour"]["poll"] == 240 / workload.job_hours
+    assert sse["connections"] == 4
+    assert sse["live_update_requests"] == 125
+    result = compare(polling, sse, workload)
+    assert result["reduction_percent"]["live_update_requests"] == pytest.approx((240 - 125) / 240 * 100)
+    assert result["reduction_percent"]["server_cpu"] is None
+    assert reduction(0, 5) is None
+
+
+def test_the_driver_never_imports_locust() -> None:
+    code = "import sys, load.cli, load.compare, load.capacity, load.charts; print('locust' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert done.stdout.strip() == "False", done.stderr
