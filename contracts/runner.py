@@ -1,0 +1,215 @@
+"""Property-based HTTP checks: Schemathesis, used as a library, driven over the spec and recorded into `Results`.
+
+Schemathesis generates the requests (examples, coverage, fuzzing and stateful sequences along the
+spec's links) and runs its checks plus ours (`contracts.http_checks`); this module only configures
+it, applies the gate's credentials per operation and turns its events into check outcomes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import schemathesis
+from requests.structures import CaseInsensitiveDict
+from schemathesis.checks import CHECKS
+from schemathesis.config import SchemathesisConfig
+from schemathesis.engine import Status, events, from_schema
+from schemathesis.engine.recorder import ScenarioRecorder
+from schemathesis.generation.case import Case
+from schemathesis.hooks import HookContext
+
+import contracts.http_checks  # noqa: F401 - registers our checks with Schemathesis
+from contracts.credentials import Authenticator
+from contracts.errors import GateError
+from contracts.progress import Progress
+from contracts.results import Results, Violation
+from spec import Contract
+
+# Checks the gate turns off: object-level authorization needs peer identities the gate does not set up;
+# "schema-valid input gets 2xx" is no rule of this contract, which answers valid requests with declared
+# 4xx for state (cancelling a finished test) or 410 (retired endpoints). `max_response_time` is off
+# without a limit.
+DISABLED_CHECKS = ("object_level_authorization", "positive_data_acceptance")
+# Bytes of a response body shown with a violation.
+EXCERPT = 600
+# Schemathesis validates each stream request's first message only; the stream checks read it over time.
+STREAM_EVENTS_PER_REQUEST = 1
+REQUEST_ERROR_CHECK = "request_error"
+
+
+@dataclass(frozen=True)
+class RunnerOptions:
+    """How much Schemathesis generates and how it talks to the target."""
+
+    base_url: str
+    max_examples: int
+    seed: int | None
+    stateful: bool
+    request_timeout: float
+    stream_timeout: float
+
+
+def enabled_checks(config: SchemathesisConfig) -> list[str]:
+    """Names of the Schemathesis checks (built-in and ours) a run with `config` performs."""
+    checks = config.projects.get_default().checks_config_for()
+    return [name for name in CHECKS.get_all_names() if checks.get_by_name(name=name).enabled]
+
+
+def build_config(contract: Contract, options: RunnerOptions) -> SchemathesisConfig:
+    """The Schemathesis configuration of a gate run."""
+    data: dict[str, Any] = {
+        "base-url": options.base_url,
+        "request-timeout": options.request_timeout,
+        "max-stream-events": STREAM_EVENTS_PER_REQUEST,
+        "suppress-health-check": ["all"],
+        "generation": {"max-examples": options.max_examples, "database": "none"},
+        "checks": {name: {"enabled": False} for name in DISABLED_CHECKS},
+        "phases": {"stateful": {"enabled": options.stateful}},
+        "operations": [
+            {
+                "include-operation-id": contract.stream.operation.operation_id,
+                "request-timeout": options.stream_timeout,
+            }
+        ],
+    }
+    if options.seed is not None:
+        data["seed"] = options.seed
+    try:
+        return SchemathesisConfig.from_dict(data)
+    except Exception as exc:
+        raise GateError(f"invalid Schemathesis configuration: {exc}") from None
+
+
+def build_schema(
+    contract: Contract, config: SchemathesisConfig, operation_ids: Sequence[str], auth: Authenticator
+) -> Any:
+    """The Schemathesis schema of the selected operations, authenticating per the spec's security."""
+    loaded = schemathesis.openapi.from_dict(dict(contract.document), config=config)
+    schema: Any = loaded.include(operation_id=list(operation_ids))
+
+    class GateAuth:
+        """Applies the gate's credential for each operation (and the job's own token)."""
+
+        def get(self, case: Case, context: Any) -> dict[str, str] | None:
+            operation = contract.operations.get(_operation_id(case))
+            if operation is None:
+                return None
+            return auth.headers_for(operation, job_values=_job_values(case))
+
+        def set(self, case: Case, data: dict[str, str], context: Any) -> None:
+            if case.headers is None:
+                case.headers = CaseInsensitiveDict()
+            case.headers.update(data)
+
+    schema.auth(refresh_interval=None)(GateAuth)
+
+    def learn_tokens(context: HookContext, case: Case, response: Any) -> None:
+        if 200 <= response.status_code < 300:
+            with contextlib.suppress(ValueError):
+                auth.tokens.learn(json.loads(response.content))
+
+    schema.hooks.register_hook_with_name(learn_tokens, "after_call")
+    return schema
+
+
+def _operation_id(case: Case) -> str:
+    return str(case.operation.definition.raw.get("operationId", case.operation.label))
+
+
+def _job_values(case: Case) -> list[Any]:
+    values = list((case.path_parameters or {}).values())
+    if isinstance(case.body, dict):
+        values.extend(case.body.values())
+    return values
+
+
+class Runner:
+    """Runs Schemathesis over the selected operations and records every check outcome."""
+
+    def __init__(self, contract: Contract, auth: Authenticator, options: RunnerOptions) -> None:
+        self.contract = contract
+        self.auth = auth
+        self.options = options
+        self.config = build_config(contract, options)
+        self.checks = enabled_checks(self.config)
+
+    def run(self, operation_ids: Sequence[str], results: Results, progress: Progress) -> None:
+        """Execute every phase and record what each check found on each operation."""
+        schema = build_schema(self.contract, self.config, operation_ids, self.auth)
+        skip_reasons: dict[str, str] = {}
+        progress.start("schemathesis", total=None)
+        for event in from_schema(schema).execute():
+            if isinstance(event, events.PhaseStarted):
+                progress.update("schemathesis", f"{event.phase.name.value} phase")
+            elif isinstance(event, events.ScenarioFinished):
+                self._record(event.recorder, results)
+                if event.status == Status.SKIP and event.skip_reason:
+                    skip_reasons.setdefault(self._label_operation(event.recorder.label), event.skip_reason)
+                progress.advance("schemathesis", len(event.recorder.interactions))
+            elif isinstance(event, events.NonFatalError):
+                self._record_error(event, results)
+            elif isinstance(event, events.FatalError):
+                raise GateError(f"Schemathesis stopped: {event.exception}".splitlines()[0])
+        progress.finish("schemathesis")
+        self._record_skips(operation_ids, results, skip_reasons)
+
+    def _label_operation(self, label: str) -> str:
+        method, _, path = label.partition(" ")
+        operation = self.contract.by_route.get((method.upper(), path))
+        return operation.operation_id if operation else label
+
+    def _record(self, recorder: ScenarioRecorder, results: Results) -> None:
+        results.count_requests(len(recorder.interactions))
+        for case_id, nodes in recorder.checks.items():
+            node = recorder.cases.get(case_id)
+            if node is None:
+                continue
+            operation = _operation_id(node.value)
+            for check in nodes:
+                if check.status == Status.SUCCESS:
+                    results.passed(operation, check.name)
+                elif check.status == Status.FAILURE and check.failure_info is not None:
+                    results.failed(self._violation(recorder, case_id, operation, check.name, check.failure_info))
+
+    def _violation(self, recorder: ScenarioRecorder, case_id: str, operation: str, check: str, info: Any) -> Violation:
+        failure = info.failure
+        if failure.operation:
+            operation = self._label_operation(failure.operation)
+        steps = [step.curl for step in info.steps] or [info.code_sample]
+        interaction = recorder.interactions.get(failure.case_id or case_id)
+        response = interaction.response if interaction is not None else None
+        return Violation(
+            operation=operation,
+            check=check,
+            message=f"{failure.title}: {failure.message}".strip().rstrip(":"),
+            curl="\n".join(steps),
+            response=_excerpt(response) if response is not None else None,
+        )
+
+    def _record_error(self, event: events.NonFatalError, results: Results) -> None:
+        operation = self._label_operation(event.label)
+        if operation not in self.contract.operations:
+            raise GateError(f"Schemathesis error ({event.label}): {event.info.title}: {event.info.message}")
+        results.failed(
+            Violation(operation, REQUEST_ERROR_CHECK, f"{event.info.title}: {event.info.message}".splitlines()[0])
+        )
+
+    def _record_skips(self, operation_ids: Iterable[str], results: Results, reasons: dict[str, str]) -> None:
+        seen = {(tally.operation, tally.check) for tally in results}
+        for operation in operation_ids:
+            reason = reasons.get(operation, "no response of this operation reached the check")
+            for check in self.checks:
+                if (operation, check) not in seen:
+                    results.skipped(operation, check, reason)
+
+
+def _excerpt(response: Any) -> str:
+    content_type = ", ".join(response.headers.get("content-type", [])) or "no Content-Type"
+    body = bytes(response.content or b"")
+    text = body[:EXCERPT].decode("utf-8", errors="replace")
+    more = " …" if len(body) > EXCERPT else ""
+    return f"HTTP {response.status_code} ({content_type})\n{text}{more}"
