@@ -1,0 +1,5 @@
+"""`python -m contracts`: the same as `ftl-gate`."""
+
+from contracts.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,221 @@
+"""`ftl-gate` (also `python -m contracts`): check a backend, or the embedded mock, against the contract.
+
+Every flag has an `FTL_GATE_<FLAG>` environment variable. Exit codes: 0 no violations, 1 violations
+found, 2 usage or setup error; each ends the run with one line saying why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rich.console import Console
+
+from contracts.errors import GateError
+from contracts.gate import GateRun, run_gate
+from contracts.progress import NullProgress, Progress, RichProgress
+from contracts.reports import print_summary, write_junit, write_markdown
+from contracts.settings import DEFAULT_MAX_EXAMPLES, EMBEDDED_TIME_SCALE, GateSettings
+
+PROG = "ftl-gate"
+ENV_PREFIX = "FTL_GATE_"
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+class UsageError(GateError):
+    """A flag or environment variable the gate cannot run with."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"must be >= 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise ValueError(f"must be a number > 0, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 10:
+        raise ValueError(f"must be between 0 and 10, got {text!r}")
+    return value
+
+
+def _url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise ValueError(f"must start with http:// or https://, got {text!r}")
+    return text.rstrip("/")
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in TRUE:
+        return True
+    if text.lower() in FALSE:
+        return False
+    raise ValueError(f"must be one of {', '.join(TRUE + FALSE)}, got {text!r}")
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One command-line flag: its setting, parser, help and (shown) default."""
+
+    name: str
+    parse: Callable[[str], Any]
+    help: str
+    shown: str | None = None
+    kind: str = "value"  # value | list | switch
+
+    @property
+    def option(self) -> str:
+        return f"--{self.name}"
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper().replace("-", "_")
+
+    @property
+    def dest(self) -> str:
+        return self.name.replace("-", "_")
+
+
+DEFAULTS = GateSettings()
+FLAGS: tuple[Flag, ...] = (
+    Flag("base-url", _url, "backend to check; without it the gate starts ftl-mock on a free port", "embedded mock"),
+    Flag("spec", str, "OpenAPI document of the contract", "the bundled spec/openapi.yaml"),
+    Flag("api-key", str, "API key (wak_...) for operations that accept one", "the demo key with the embedded mock"),
+    Flag("bearer", str, "session JWT for operations that need one", "the demo session with the embedded mock"),
+    Flag("job-token", str, "job token for job-token operations whose job the gate did not create", "the demo token"),
+    Flag("other-api-key", str, "another user's API key, to check that their request for our job gets 404", "bob's key"),
+    Flag("include", _names, "only these operationIds or tags (repeat or comma-separate)", "all", "list"),
+    Flag("exclude", _names, "skip these operationIds or tags (repeat or comma-separate)", "none", "list"),
+    Flag("max-examples", _positive_int, "examples per operation and phase", str(DEFAULT_MAX_EXAMPLES)),
+    Flag("seed", int, "random seed, to reproduce a run", "random"),
+    Flag("stateful", _bool, "stateful sequences along the spec's links", "on", "switch"),
+    Flag("junit-xml", Path, "write a JUnit XML report here", "none"),
+    Flag("report", Path, "write a Markdown report here", "none"),
+    Flag("known-divergences", Path, "known divergences (reported as known, not failed)", "spec/divergences.yaml"),
+    Flag("strict", _bool, "count known divergences as failures too", "off", "switch"),
+    Flag(
+        "stream-events", _positive_int, "stop reading the stream after this many messages", str(DEFAULTS.stream_events)
+    ),
+    Flag("stream-seconds", _positive_float, "read the stream this long", "two heartbeat intervals plus tolerance"),
+    Flag(
+        "time-scale",
+        _positive_float,
+        "the target's time scale (expected heartbeat = spec interval x scale)",
+        f"1; {EMBEDDED_TIME_SCALE:g} for the embedded mock, which is started with it",
+    ),
+    Flag("heartbeat-tolerance", _fraction, "allowed heartbeat lateness, as a fraction of the interval", "0.5"),
+    Flag("delivery-bound", _positive_float, "seconds an upload's events may take to arrive", "5"),
+    Flag("live", _bool, "create a job and upload predictions while its stream is open", "on", "switch"),
+    Flag("stream-job", str, "job whose stream is read when the gate cannot create one", "the demo job"),
+    Flag("request-timeout", _positive_float, "seconds per request", str(DEFAULTS.request_timeout)),
+    Flag("quiet", _bool, "no live progress and no summary table, only the last line", "off", "switch"),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; `--help` names each flag's default and environment variable."""
+    parser = _Parser(
+        prog=PROG,
+        description="Check a FineTune Lab backend (or the embedded ftl-mock) against the contract.",
+        epilog="Exit codes: 0 no violations, 1 violations found, 2 usage or setup error.",
+    )
+    for flag in FLAGS:
+        help_text = f"{flag.help} [default: {flag.shown}; env {flag.env}]"
+        if flag.kind == "switch":
+            parser.add_argument(flag.option, dest=flag.dest, action=argparse.BooleanOptionalAction, help=help_text)
+        elif flag.kind == "list":
+            parser.add_argument(flag.option, dest=flag.dest, action="append", metavar="NAME", help=help_text)
+        else:
+            parser.add_argument(
+                flag.option, dest=flag.dest, metavar=flag.name.upper().replace("-", "_"), help=help_text
+            )
+    return parser
+
+
+def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> GateSettings:
+    """Settings from flags, then `FTL_GATE_*` variables, then defaults; UsageError naming the culprit."""
+    args = build_parser().parse_args(list(argv))
+    values: dict[str, Any] = {}
+    names = {field.name for field in fields(GateSettings)}
+    for flag in FLAGS:
+        raw = getattr(args, flag.dest)
+        source = flag.option
+        if raw is None and environ.get(flag.env):
+            raw, source = environ[flag.env], flag.env
+            if flag.kind == "switch":
+                raw = _checked(flag, raw, source)
+        if raw is None:
+            continue
+        if flag.kind == "switch" and isinstance(raw, bool):
+            values[flag.dest] = raw
+        elif flag.kind == "list":
+            items = raw if isinstance(raw, list) else [raw]
+            values[flag.dest] = tuple(name for item in items for name in _names(item))
+        else:
+            values[flag.dest] = _checked(flag, raw, source)
+    assert set(values) <= names
+    return GateSettings(**values)
+
+
+def _checked(flag: Flag, raw: str, source: str) -> Any:
+    try:
+        return flag.parse(raw)
+    except ValueError as exc:
+        detail = str(exc) if str(exc) and "invalid literal" not in str(exc) else f"invalid value {raw!r}"
+        raise UsageError(f"{source}: {detail}") from None
+
+
+def _execute(settings: GateSettings, console: Console) -> GateRun:
+    if settings.quiet or not console.is_terminal:
+        progress: Progress = NullProgress()
+        return run_gate(settings, progress)
+    with RichProgress(console) as live:
+        return run_gate(settings, live)
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run the command line; the return value is the exit code."""
+    console = Console(stderr=False, highlight=False)
+    try:
+        settings = parse_settings(sys.argv[1:] if argv is None else argv, os.environ if environ is None else environ)
+        run = _execute(settings, console)
+        if not settings.quiet:
+            print_summary(console, run)
+        if settings.junit_xml:
+            write_junit(settings.junit_xml, run)
+        if settings.report:
+            write_markdown(settings.report, run)
+    except GateError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: error: interrupted", file=sys.stderr)
+        return 2
+    print(f"{PROG}: {run.reason}")
+    return run.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

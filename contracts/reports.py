@@ -1,0 +1,226 @@
+"""Reports of a gate run: the console summary (rich), JUnit XML and Markdown.
+
+Every report lists each operation's checks as passed, failed, known or skipped; each failure comes
+with the operation, the check, the request as a curl command and an excerpt of the response.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from contracts.divergences import Row
+from contracts.errors import GateError
+from contracts.gate import GateRun
+from contracts.results import Verdict, Violation
+
+SYMBOL = {Verdict.PASSED: "✓", Verdict.FAILED: "✗", Verdict.KNOWN: "~", Verdict.SKIPPED: "-"}
+STYLE = {Verdict.PASSED: "green", Verdict.FAILED: "bold red", Verdict.KNOWN: "yellow", Verdict.SKIPPED: "dim"}
+ORDER = (Verdict.PASSED, Verdict.FAILED, Verdict.KNOWN, Verdict.SKIPPED)
+
+
+def by_operation(rows: Iterable[Row]) -> dict[str, list[Row]]:
+    """Rows grouped by operation, in operation order."""
+    grouped: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        grouped[row.tally.operation].append(row)
+    return dict(sorted(grouped.items()))
+
+
+def _shown(violation: Violation) -> list[str]:
+    return [violation.message, *(f"$ {line}" for line in (violation.curl or "").splitlines() if line)]
+
+
+# --- console ---------------------------------------------------------------------------------
+
+
+def print_summary(console: Console, run: GateRun) -> None:
+    """The operations x checks table, then failures, known divergences, skips and warnings."""
+    table = Table(title=f"ftl-gate against {run.target}", title_justify="left", show_lines=False)
+    table.add_column("operation")
+    for verdict in ORDER:
+        table.add_column(verdict.value, justify="right", style=STYLE[verdict])
+    table.add_column("broken checks", style="red")
+    for operation, rows in by_operation(run.rows).items():
+        counts = Counter(row.verdict for row in rows)
+        broken = ", ".join(row.tally.check for row in rows if row.verdict == Verdict.FAILED)
+        table.add_row(operation, *(str(counts.get(v, 0) or "") for v in ORDER), broken)
+    table.add_section()
+    totals = Counter(row.verdict for row in run.rows)
+    table.add_row("[bold]all", *(f"[bold]{totals.get(v, 0)}" for v in ORDER), "")
+    console.print(table)
+    _print_failures(console, [row for row in run.rows if row.verdict == Verdict.FAILED])
+    _print_known(console, [row for row in run.rows if row.verdict == Verdict.KNOWN])
+    _print_skips(console, [row for row in run.rows if row.verdict == Verdict.SKIPPED])
+    for warning in run.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
+
+
+def _print_failures(console: Console, rows: list[Row]) -> None:
+    if not rows:
+        return
+    console.rule("[bold red]failures")
+    for row in rows:
+        extra = row.tally.violation_count - len(row.tally.violations)
+        more = f" (and {extra} more)" if extra > 0 else ""
+        console.print(f"[bold red]✗ {row.tally.operation}[/] · [bold]{row.tally.check}[/]{more}")
+        for violation in (*row.new, *(v for v, _ in row.known)):
+            for index, line in enumerate(_shown(violation)):
+                console.print(f"  {escape(line)}", style="cyan" if index else None, soft_wrap=True)
+            if violation.response:
+                console.print("  " + escape(violation.response).replace("\n", "\n  "), style="dim", soft_wrap=True)
+        console.print()
+
+
+def _print_known(console: Console, rows: list[Row]) -> None:
+    if not rows:
+        return
+    console.rule("[yellow]known divergences")
+    for row in rows:
+        divergence = row.known[0][1]
+        console.print(
+            f"[yellow]~ {row.tally.operation}[/] · {row.tally.check}: {escape(divergence.platform)} "
+            f"[dim]({escape(divergence.reference)})[/]",
+            soft_wrap=True,
+        )
+
+
+def _print_skips(console: Console, rows: list[Row]) -> None:
+    if not rows:
+        return
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        reasons[row.tally.skip_reasons[0] if row.tally.skip_reasons else "not run"].append(
+            f"{row.tally.operation}·{row.tally.check}"
+        )
+    console.rule("[dim]skipped checks")
+    for reason, where in sorted(reasons.items(), key=lambda item: -len(item[1])):
+        shown = ", ".join(where[:4]) + (f", … ({len(where)} in all)" if len(where) > 4 else "")
+        console.print(f"[dim]- {escape(reason)}: {escape(shown)}", soft_wrap=True)
+
+
+# --- JUnit XML -------------------------------------------------------------------------------
+
+
+def junit_xml(run: GateRun) -> ET.ElementTree:
+    """One test case per operation and check; failures and skips as JUnit declares them."""
+    suites = ET.Element("testsuites", name="ftl-gate", time=f"{run.duration:.3f}")
+    for operation, rows in by_operation(run.rows).items():
+        counts = Counter(row.verdict for row in rows)
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name=operation,
+            tests=str(len(rows)),
+            failures=str(counts.get(Verdict.FAILED, 0)),
+            skipped=str(counts.get(Verdict.SKIPPED, 0) + counts.get(Verdict.KNOWN, 0)),
+            errors="0",
+        )
+        for row in rows:
+            case = ET.SubElement(suite, "testcase", classname=operation, name=row.tally.check)
+            if row.verdict == Verdict.FAILED:
+                violations = [*row.new, *(v for v, _ in row.known)]
+                failure = ET.SubElement(case, "failure", message=violations[0].message.splitlines()[0][:500])
+                failure.text = "\n\n".join(_text(v) for v in violations)
+            elif row.verdict == Verdict.KNOWN:
+                divergence = row.known[0][1]
+                ET.SubElement(
+                    case, "skipped", message=f"known divergence ({divergence.reference}): {divergence.platform}"
+                )
+            elif row.verdict == Verdict.SKIPPED:
+                ET.SubElement(case, "skipped", message="; ".join(row.tally.skip_reasons) or "not run")
+    suites.set("tests", str(len(run.rows)))
+    suites.set("failures", str(run.count(Verdict.FAILED)))
+    return ET.ElementTree(suites)
+
+
+def _text(violation: Violation) -> str:
+    parts = [violation.message]
+    if violation.curl:
+        parts.append(violation.curl)
+    if violation.response:
+        parts.append(violation.response)
+    return "\n".join(parts)
+
+
+def write_junit(path: Path, run: GateRun) -> None:
+    """Write the JUnit XML report."""
+    tree = junit_xml(run)
+    ET.indent(tree)
+    _write(path, lambda target: tree.write(target, encoding="utf-8", xml_declaration=True))
+
+
+# --- Markdown --------------------------------------------------------------------------------
+
+
+def markdown(run: GateRun) -> str:
+    """The Markdown report: summary, operations table, failures with curl, known divergences, skips."""
+    lines = [
+        "# ftl-gate report",
+        "",
+        f"- target: {run.target}",
+        f"- result: **{'FAILED' if run.exit_code else 'passed'}** — {run.reason}",
+        f"- operations: {len(run.operations)}",
+        "",
+        "| operation | passed | failed | known | skipped | broken checks |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for operation, rows in by_operation(run.rows).items():
+        counts = Counter(row.verdict for row in rows)
+        broken = ", ".join(f"`{row.tally.check}`" for row in rows if row.verdict == Verdict.FAILED)
+        cells = " | ".join(str(counts.get(v, 0)) for v in ORDER)
+        lines.append(f"| `{operation}` | {cells} | {broken} |")
+    failed = [row for row in run.rows if row.verdict == Verdict.FAILED]
+    if failed:
+        lines += ["", "## Failures"]
+        for row in failed:
+            lines += ["", f"### `{row.tally.operation}` · `{row.tally.check}`"]
+            for violation in (*row.new, *(v for v, _ in row.known)):
+                lines += ["", violation.message.replace("\n", "  \n")]
+                if violation.curl:
+                    lines += ["", "```sh", violation.curl, "```"]
+                if violation.response:
+                    lines += ["", "```", violation.response, "```"]
+    known = [row for row in run.rows if row.verdict == Verdict.KNOWN]
+    if known:
+        lines += [
+            "",
+            "## Known divergences",
+            "",
+            "| operation | check | platform | contract | reference |",
+            "|---|---|---|---|---|",
+        ]
+        for row in known:
+            d = row.known[0][1]
+            lines.append(
+                f"| `{row.tally.operation}` | `{row.tally.check}` | {d.platform} | {d.contract} | {d.reference} |"
+            )
+    skipped = [row for row in run.rows if row.verdict == Verdict.SKIPPED]
+    if skipped:
+        lines += ["", "## Skipped checks", "", "| operation | check | reason |", "|---|---|---|"]
+        for row in skipped:
+            reason = "; ".join(row.tally.skip_reasons) or "not run"
+            lines.append(f"| `{row.tally.operation}` | `{row.tally.check}` | {reason} |")
+    if run.warnings:
+        lines += ["", "## Warnings", "", *(f"- {w}" for w in run.warnings)]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(path: Path, run: GateRun) -> None:
+    """Write the Markdown report."""
+    text = markdown(run)
+    _write(path, lambda target: Path(target).write_text(text, encoding="utf-8"))
+
+
+def _write(path: Path, writer: Callable[[str], object]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer(str(path))
+    except OSError as exc:
+        raise GateError(f"cannot write {path}: {exc.strerror}") from None

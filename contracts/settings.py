@@ -1,0 +1,58 @@
+"""Settings of one gate run; every field has a CLI flag and an `FTL_GATE_*` environment variable.
+
+The defaults run the whole contract against the embedded mock in well under three minutes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from contracts.divergences import DEFAULT_FILE
+
+# Examples per operation and phase; the default run stays under three minutes on two shared cores.
+DEFAULT_MAX_EXAMPLES = 25
+# The embedded mock runs 50x faster, so a heartbeat comes every 0.3 s instead of 15 s.
+EMBEDDED_TIME_SCALE = 0.02
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """What to check, against what, with which credentials and bounds, and where to report."""
+
+    base_url: str | None = None
+    spec: str | None = None
+    api_key: str | None = None
+    bearer: str | None = None
+    job_token: str | None = None
+    other_api_key: str | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    max_examples: int = DEFAULT_MAX_EXAMPLES
+    seed: int | None = None
+    stateful: bool = True
+    junit_xml: Path | None = None
+    report: Path | None = None
+    known_divergences: Path = DEFAULT_FILE
+    strict: bool = False
+    stream_events: int = 200
+    stream_seconds: float | None = None
+    time_scale: float | None = None
+    heartbeat_tolerance: float = 0.5
+    delivery_bound: float = 5.0
+    live: bool = True
+    stream_job: str | None = None
+    request_timeout: float = 10.0
+    quiet: bool = False
+
+    @property
+    def embedded(self) -> bool:
+        """True when the gate starts its own mock."""
+        return not self.base_url
+
+    @property
+    def effective_time_scale(self) -> float:
+        """The target's time scale: the flag, else 1 for remote targets and the embedded mock's own."""
+        if self.time_scale is not None:
+            return self.time_scale
+        return EMBEDDED_TIME_SCALE if self.embedded else 1.0
