@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from spec import Contract, Operation
+from spec import Contract, Operation, Parameter
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +20,7 @@ class Template:
     segments: tuple[str | None, ...]
     names: tuple[str | None, ...]
     methods: Mapping[str, Operation]
+    checked: tuple[str, ...] = ()
 
     def bind(self, parts: list[str]) -> dict[str, str] | None:
         """The path parameters when `parts` fits the template, else None."""
@@ -35,10 +36,12 @@ class Template:
 
     def accepts(self, params: Mapping[str, str]) -> bool:
         """True when every path parameter satisfies its schema (any operation of the template)."""
+        if not self.checked:
+            return True
         op = next(iter(self.methods.values()))
-        for name, value in params.items():
+        for name in self.checked:
             param = op.parameter(name, "path")
-            if param is not None and not param.schema.is_valid(param.coerce(value)):
+            if param is not None and not param.schema.is_valid(param.coerce(params[name])):
                 return False
         return True
 
@@ -110,4 +113,14 @@ def _template(path: str, methods: Mapping[str, Operation]) -> Template:
         else:
             segments.append(part)
             names.append(None)
-    return Template(path, tuple(segments), tuple(names), dict(methods))
+    op = next(iter(methods.values()))
+    checked = tuple(name for name in names if name is not None and not _any_segment_fits(op.parameter(name, "path")))
+    return Template(path, tuple(segments), tuple(names), dict(methods), checked)
+
+
+# Schemas every non-empty path segment satisfies: checking them per request would only cost time.
+_TRIVIAL: tuple[dict[str, object], ...] = ({}, {"type": "string"}, {"type": "string", "minLength": 1})
+
+
+def _any_segment_fits(param: Parameter | None) -> bool:
+    return param is None or {k: v for k, v in param.raw_schema.items() if k != "description"} in _TRIVIAL
