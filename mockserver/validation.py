@@ -82,6 +82,7 @@ class RequestValidator:
         self.has_query = any(p.location == "query" for p in op.parameters)
         body = op.request_body
         self.body_required = bool(body and body.required)
+        self.length_required = bool(op.extensions.get("x-requires-content-length"))
         self.media_types: Mapping[str, Schema | None] = (
             {name: media.schema for name, media in body.content.items()} if body else {}
         )
@@ -104,6 +105,9 @@ class RequestValidator:
             raw_body = await self._read_body(receive, headers)
             if on_body is not None:
                 on_body(raw_body)
+            if raw_body and self.length_required and "content-length" not in headers:
+                violation = Violation("Content-Length", "Required", "is required (a body without a length is refused)")
+                raise Rejection(self.status, [violation])
             body = await self._parse_body(scope, raw_body, headers)
         pairs = _query_pairs(scope, self.status) if self.has_query else []
         query = self._parameters(path_params, pairs, headers)

@@ -230,3 +230,16 @@ def test_body_at_the_limit_is_read(small_mock) -> None:
         timeout=10,
     )
     assert response.status_code == 401  # read, parsed, valid: only the missing credential remains
+
+
+def test_operations_requiring_a_length_refuse_chunked_bodies(client) -> None:
+    op = next(op for op in CONTRACT.operations.values() if op.extensions.get("x-requires-content-length"))
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"job_id": "job_chunked"}'
+
+    response = client.post(op.path, content=chunks(), headers={**KEY, "content-type": "application/json"})
+    assert "content-length" not in response.request.headers
+    assert response.status_code == op.bad_input_status
+    assert error_message(response).startswith("Content-Length: is required")
+    assert_declared(op.operation_id, response)
