@@ -9,7 +9,8 @@ import bisect
 import copy
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from mockserver.context import utc_now
@@ -21,6 +22,7 @@ PredictionListener = Callable[[str, Row, int], None]
 
 log = logging.getLogger("mockserver.store")
 LOWEST = -(2**63)
+DERIVED_KEPT = 1024
 
 
 def order(row: Mapping[str, Any]) -> tuple[int, int]:
@@ -63,7 +65,7 @@ class Predictions:
         self.schema = Schema(dict(schema)) if schema is not None else None
         self.listeners: list[PredictionListener] = []
         self._jobs: dict[str, JobPredictions] = {}
-        self._derived: dict[tuple[str, str], tuple[int, Any]] = {}
+        self._derived: OrderedDict[tuple[str, Hashable], tuple[int, Any]] = OrderedDict()
 
     def complete(self, item: Mapping[str, Any]) -> Row:
         """A full row from an uploaded item: unknown keys dropped, absent columns null, id and time set."""
@@ -118,7 +120,7 @@ class Predictions:
     def load(self, rows: list[Row]) -> None:
         """Replace all predictions with checked rows (listeners stay subscribed and are not called)."""
         self._jobs = {}
-        self._derived = {}
+        self._derived.clear()
         for row in rows:
             self._job(row["job_id"]).add(row)
 
@@ -150,12 +152,20 @@ class Predictions:
         start = lo + offset
         return job.rows[start : min(hi, start + limit)] if start < hi else []
 
-    def derived(self, job_id: str, name: str, compute: Callable[[Sequence[Row]], Any]) -> Any:
-        """`compute(rows)` of a job, cached until the job gets another prediction."""
+    def derived(self, job_id: str, name: Hashable, compute: Callable[[Sequence[Row]], Any]) -> Any:
+        """`compute(rows)` of a job, cached until the job gets another prediction.
+
+        Rows are never changed once stored, so the job's count tells whether a cached value is stale.
+        The cache keeps the most recently used values only.
+        """
         count = self.count(job_id)
-        cached = self._derived.get((job_id, name))
+        key = (job_id, name)
+        cached = self._derived.get(key)
         if cached is not None and cached[0] == count:
+            self._derived.move_to_end(key)
             return cached[1]
         value = compute(self.rows(job_id))
-        self._derived[(job_id, name)] = (count, value)
+        self._derived[key] = (count, value)
+        if len(self._derived) > DERIVED_KEPT:
+            self._derived.popitem(last=False)
         return value
