@@ -20,9 +20,9 @@ from contracts.sdk.findings import Finding, failure, warning
 from contracts.sdk.journal_check import CheckedRequest, JournalChecker, JournalEntry, MockAdmin
 from contracts.sdk.manifest import Call, Manifest, Method, Raises
 from contracts.sdk.mapping import compare, show
-from contracts.sdk.mock_process import Demo
 from contracts.sdk.recorder import NOT_JSON, Exchange, RecordingProxy
 from contracts.sdk.refs import RefError, RunState
+from contracts.sdk.target import Demo
 from spec import Contract
 
 MESSAGE_SHOWN = 160
