@@ -1,0 +1,320 @@
+"""`ftl-gate sdk`: check an SDK's traffic (its own `--run` command, or a `--manifest`) against the contract.
+
+`ftl-gate sdk coverage` prints the coverage matrix of a manifest without running anything. Every flag
+has an `FTL_GATE_SDK_<FLAG>` environment variable. Exit codes: 0 conforms, 1 findings, 2 usage or setup error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rich.console import Console
+
+from contracts.errors import GateError
+
+PROG = "ftl-gate sdk"
+ENV_PREFIX = "FTL_GATE_SDK_"
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+# Exit statuses of `sh -c` for a command it could not find or execute.
+NOT_STARTED = (126, 127)
+CLAIMS_DIR = Path(__file__).with_name("claims")
+
+
+class UsageError(GateError):
+    """A flag or environment variable `ftl-gate sdk` cannot run with."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise ValueError(f"must be a number > 0, got {text!r}")
+    return value
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in TRUE:
+        return True
+    if text.lower() in FALSE:
+        return False
+    raise ValueError(f"must be one of {', '.join(TRUE + FALSE)}, got {text!r}")
+
+
+def _claims(text: str) -> Path:
+    bundled = CLAIMS_DIR / f"{text}.md"
+    return bundled if not Path(text).exists() and bundled.is_file() else Path(text)
+
+
+@dataclass(frozen=True)
+class SdkSettings:
+    """What `ftl-gate sdk` runs and where it reports."""
+
+    run: str | None = None
+    manifest: str | None = None
+    spec: str | None = None
+    time_scale: float = 1.0
+    timeout: float = 300.0
+    junit_xml: Path | None = None
+    report: Path | None = None
+    json: Path | None = None
+    coverage: Path | None = None
+    coverage_json: Path | None = None
+    claims: Path | None = None
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One flag: its parser, help text and the default shown in --help."""
+
+    name: str
+    parse: Callable[[str], Any]
+    help: str
+    shown: str
+    switch: bool = False
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper().replace("-", "_")
+
+    @property
+    def dest(self) -> str:
+        return self.name.replace("-", "_")
+
+
+FLAGS: tuple[Flag, ...] = (
+    Flag("run", str, "the SDK's own test or example command, run with FINETUNE_LAB_API_URL etc. set", "none"),
+    Flag("manifest", str, "conformance manifest to run in this Python (a file, or a bundled name)", "none"),
+    Flag("spec", str, "OpenAPI document of the contract", "the bundled spec/openapi.yaml"),
+    Flag("time-scale", _positive_float, "time scale of the embedded ftl-mock", "1"),
+    Flag("timeout", _positive_float, "seconds the --run command may take", "300"),
+    Flag("junit-xml", Path, "write a JUnit XML report here", "none"),
+    Flag("report", Path, "write a Markdown report here", "none"),
+    Flag("json", Path, "write every finding as JSON here", "none"),
+    Flag("coverage", Path, "write the coverage matrix (Markdown) here", "none"),
+    Flag("coverage-json", Path, "write the coverage matrix (JSON) here", "none"),
+    Flag(
+        "claims", _claims, "design note whose missing-method claims the coverage checks (file or bundled name)", "none"
+    ),
+    Flag("quiet", _bool, "no summary table, only the last line", "off", switch=True),
+)
+COVERAGE_FLAGS = ("manifest", "spec", "coverage", "coverage-json", "claims")
+
+
+def build_parser(names: Sequence[str] | None = None, coverage: bool = False) -> argparse.ArgumentParser:
+    """The parser of `ftl-gate sdk` (or of `ftl-gate sdk coverage`)."""
+    parser = _Parser(
+        prog=f"{PROG} coverage" if coverage else PROG,
+        description=(
+            "Print which operations a manifest's SDK methods cover, uncovered ones by tag."
+            if coverage
+            else "Start ftl-mock, run an SDK against it and check every request and result against the contract."
+        ),
+        epilog="Exit codes: 0 conforms, 1 findings, 2 usage or setup error."
+        + ("" if coverage else " `ftl-gate sdk coverage --help` for the coverage matrix alone."),
+    )
+    for flag in FLAGS:
+        if names is not None and flag.name not in names:
+            continue
+        help_text = f"{flag.help} [default: {flag.shown}; env {flag.env}]"
+        if flag.switch:
+            parser.add_argument(f"--{flag.name}", dest=flag.dest, action=argparse.BooleanOptionalAction, help=help_text)
+        else:
+            parser.add_argument(
+                f"--{flag.name}", dest=flag.dest, metavar=flag.name.upper().replace("-", "_"), help=help_text
+            )
+    return parser
+
+
+def parse_settings(argv: Sequence[str], environ: Mapping[str, str], coverage: bool = False) -> SdkSettings:
+    """Settings from flags, then `FTL_GATE_SDK_*` variables, then defaults; UsageError naming the culprit."""
+    names = COVERAGE_FLAGS if coverage else None
+    args = build_parser(names, coverage).parse_args(list(argv))
+    values: dict[str, Any] = {}
+    for flag in FLAGS:
+        if names is not None and flag.name not in names:
+            continue
+        raw, source = getattr(args, flag.dest), f"--{flag.name}"
+        if raw is None and environ.get(flag.env):
+            raw, source = environ[flag.env], flag.env
+        if raw is None:
+            continue
+        if isinstance(raw, bool):
+            values[flag.dest] = raw
+            continue
+        try:
+            values[flag.dest] = flag.parse(raw)
+        except ValueError as exc:
+            detail = str(exc) if str(exc) and "could not convert" not in str(exc) else f"invalid value {raw!r}"
+            raise UsageError(f"{source}: {detail}") from None
+    assert set(values) <= {f.name for f in fields(SdkSettings)}
+    settings = SdkSettings(**values)
+    if not coverage and not settings.run and not settings.manifest:
+        raise UsageError("give --run COMMAND, --manifest FILE, or both (or FTL_GATE_SDK_RUN / FTL_GATE_SDK_MANIFEST)")
+    if coverage and not settings.manifest:
+        raise UsageError("coverage needs --manifest FILE (or FTL_GATE_SDK_MANIFEST)")
+    return settings
+
+
+def run_command(command: str, env: Mapping[str, str], timeout: float) -> tuple[int | None, str]:
+    """Run `sh -c command`; (exit status or None on timeout, combined output)."""
+    try:
+        process = subprocess.Popen(
+            ["/bin/sh", "-c", command],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=dict(env),
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise GateError(f"--run: cannot start /bin/sh: {exc.strerror}") from None
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        return None, output
+    if process.returncode in NOT_STARTED:
+        last = output.strip().splitlines()[-1] if output.strip() else f"exit status {process.returncode}"
+        raise GateError(f"--run: the command could not be started: {last}")
+    return process.returncode, output
+
+
+def check(settings: SdkSettings, environ: Mapping[str, str]) -> tuple[Any, Any, float]:
+    """Run the manifest and/or the command against a fresh mock; (SdkReport, Coverage, seconds)."""
+    from contracts.gate import load_contract
+    from contracts.sdk import coverage as cov
+    from contracts.sdk.journal_check import JournalChecker, MockAdmin
+    from contracts.sdk.manifest import load
+    from contracts.sdk.report import SdkReport
+    from contracts.sdk.runner import ManifestRunner
+    from contracts.sdk.target import embedded_mock
+
+    started = time.monotonic()
+    contract = load_contract(settings.spec)
+    manifest = load(settings.manifest, contract) if settings.manifest else None
+    pairs: list[tuple[str, str]] = []
+    subject = " and ".join(
+        part for part in (manifest.title if manifest else None, f"`{settings.run}`" if settings.run else None) if part
+    )
+    with embedded_mock(contract.source, settings.time_scale) as demo:
+        report = SdkReport(contract, f"{subject} on embedded ftl-mock at {demo.url}")
+        admin = MockAdmin(demo.url)
+        try:
+            if manifest is not None:
+                run = ManifestRunner(contract, manifest, demo, admin).run()
+                report.add_manifest_run(run, demo.url)
+                pairs += [(m.method.name, op) for m in run.methods for op in m.reached]
+            if settings.run:
+                admin.clear_journal()
+                exit_code, output = run_command(settings.run, {**environ, **demo.environment()}, settings.timeout)
+                entries = admin.journal()
+                if not entries:
+                    raise GateError(
+                        f"--run: the command sent no request to the mock (exit status {exit_code}); "
+                        "does it read FINETUNE_LAB_API_URL?"
+                    )
+                checked = JournalChecker(contract, admin.known_credentials()).check_all(entries)
+                report.add_command(settings.run, exit_code, output, settings.timeout)
+                report.add_journal(checked, demo.url)
+                operation_of = {r.entry.seq: r.operation_id for r in checked}
+                pairs += cov.pairs_from_journal(entries, operation_of)
+        finally:
+            admin.close()
+    coverage = cov.Coverage.build(contract, subject, "requests observed in this run", pairs)
+    return report, coverage, time.monotonic() - started
+
+
+def _claims_check(settings: SdkSettings, coverage: Any) -> Any:
+    if settings.claims is None:
+        return None
+    from contracts.sdk.claims import check_note
+
+    return check_note(settings.claims, coverage.contract, coverage.methods)
+
+
+def _write_coverage(settings: SdkSettings, coverage: Any, console: Console | None) -> None:
+    import json
+
+    from contracts.sdk.report import write_text
+
+    claims = _claims_check(settings, coverage)
+    if settings.coverage:
+        write_text(settings.coverage, coverage.markdown(claims))
+    if settings.coverage_json:
+        write_text(settings.coverage_json, json.dumps(coverage.as_json(claims), indent=2) + "\n")
+    if console is not None:
+        console.print(coverage.markdown(claims), markup=False, soft_wrap=True)
+
+
+def coverage_main(argv: Sequence[str], environ: Mapping[str, str], console: Console) -> int:
+    """`ftl-gate sdk coverage`: the matrix of a manifest's declared operations."""
+    from contracts.gate import load_contract
+    from contracts.sdk.coverage import Coverage, pairs_from_manifest
+    from contracts.sdk.manifest import load
+
+    settings = parse_settings(argv, environ, coverage=True)
+    contract = load_contract(settings.spec)
+    manifest = load(str(settings.manifest), contract)
+    coverage = Coverage.build(
+        contract, manifest.title, f"manifest {manifest.source}", pairs_from_manifest(manifest.methods)
+    )
+    shown = console if not (settings.coverage or settings.coverage_json) else None
+    _write_coverage(settings, coverage, shown)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run `ftl-gate sdk`; the return value is the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    env = os.environ if environ is None else environ
+    console = Console(highlight=False)
+    try:
+        if args[:1] == ["coverage"]:
+            return coverage_main(args[1:], env, console)
+        settings = parse_settings(args, env)
+        report, coverage, duration = check(settings, env)
+        run = report.gate_run(duration)
+        if not settings.quiet:
+            from contracts.reports import print_summary
+
+            print_summary(console, run)
+        _write_reports(settings, report, run, duration)
+        _write_coverage(settings, coverage, None)
+    except GateError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: error: interrupted", file=sys.stderr)
+        return 2
+    print(f"{PROG}: {run.reason}")
+    return run.exit_code
+
+
+def _write_reports(settings: SdkSettings, report: Any, run: Any, duration: float) -> None:
+    from contracts.reports import write_junit, write_markdown
+
+    if settings.junit_xml:
+        write_junit(settings.junit_xml, run)
+    if settings.report:
+        write_markdown(settings.report, run)
+    if settings.json:
+        report.write_json(settings.json, duration)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
