@@ -382,12 +382,13 @@ def undeclared_properties(schema: Any, value: Any, where: str) -> list[str]:
     found: list[str] = []
     if isinstance(value, Mapping):
         properties = _declared_properties(schema)
-        open_ended = schema.get("additionalProperties", True) is not True or "patternProperties" in schema
+        # additionalProperties false (or a schema) and patternProperties already judge the other members.
+        judged = schema.get("additionalProperties", True) is not True or "patternProperties" in schema
         for key, member in value.items():
             path = f"{where}.{key}"
             if key in properties:
                 found.extend(undeclared_properties(properties[key], member, path))
-            elif properties and not open_ended:
+            elif properties and not judged:
                 found.append(path)
     elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
         for index, item in enumerate(value):
