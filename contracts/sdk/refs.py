@@ -42,7 +42,7 @@ def references(value: Any) -> Iterator[tuple[str, str]]:
     elif isinstance(value, Mapping):
         for item in value.values():
             yield from references(item)
-    elif isinstance(value, list):
+    elif isinstance(value, list | tuple):
         for item in value:
             yield from references(item)
 
