@@ -1,6 +1,7 @@
-"""Requests per second of ftl-mock's predictions read against a bare Starlette app with the same body.
+"""Requests per second of ftl-mock's predictions read against bare Starlette apps with the same body.
 
-Both run under uvicorn (one worker, own process, free port); wrk drives each at 1 and 50 connections.
+Each runs under uvicorn (one worker, own process, free port); wrk drives each at 1 and 50 connections.
+The bare apps answer the same bytes pre-encoded (the stricter reference) and through JSONResponse.
 Usage: python -m load.benchmarks.mock_throughput [--runs N] [--duration S] [--connections 1,50]
 """
 
@@ -22,6 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -46,19 +48,21 @@ def cpu_model() -> str:
 # --- the bare reference app --------------------------------------------------------------------
 
 
-def serve_bare(body_file: Path) -> None:
-    """Serve the body of `body_file` as JSON on the predictions path (the reference app)."""
+def serve_bare(body_file: Path, encode: bool) -> None:
+    """Serve the body of `body_file` on the predictions path: pre-encoded bytes, or JSON encoded per request."""
     import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import JSONResponse
+    from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    payload = json.loads(body_file.read_text(encoding="utf-8"))
+    raw = body_file.read_bytes()
+    payload = json.loads(raw)
 
-    async def predictions(request: Request) -> JSONResponse:
-        # Serialised per request, as the mock does, so both pay for the JSON encoding.
-        return JSONResponse(payload)
+    async def predictions(request: Request) -> Response:
+        if encode:
+            return JSONResponse(payload)
+        return Response(raw, media_type="application/json")
 
     app = Starlette(routes=[Route("/api/training/predictions/{jobId}", predictions)])
     sock = socket.socket()
@@ -123,28 +127,36 @@ def start(name: str, args: list[str], cpu: int | None) -> Server:
     raise SystemExit(f"{name} at {url} never answered 200 on {PATH}")
 
 
+MOCK = "ftl-mock"
+BARE = "bare Starlette, bytes"
+BARE_JSON = "bare Starlette, JSONResponse"
+
+
 @contextlib.contextmanager
-def servers(cpu: int | None) -> Iterator[tuple[Server, Server, int]]:
-    """The mock and the bare app serving a body of the same size; yields both and the body size."""
-    mock = start("ftl-mock", ["-m", "mockserver", "--port", "0", "--log-level", "warning"], cpu)
-    bare: Server | None = None
+def servers(cpu: int | None) -> Iterator[tuple[dict[str, Server], int]]:
+    """The mock and two bare apps serving the same body; yields them by name and the body size."""
+    started: dict[str, Server] = {}
+    handle = tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False)  # noqa: SIM115 - removed below
     try:
-        body = httpx.get(f"{mock.url}{PATH}?{QUERY}", headers={"X-API-Key": KEY}, timeout=5).content
+        started[MOCK] = start(MOCK, ["-m", "mockserver", "--port", "0", "--log-level", "warning"], cpu)
+        body = httpx.get(f"{started[MOCK].url}{PATH}?{QUERY}", headers={"X-API-Key": KEY}, timeout=5).content
         count = len(json.loads(body).get("predictions", []))
         if count != 10:
             print(f"warning: the mock returned {count} predictions for {PATH}?{QUERY}, not 10", file=sys.stderr)
-        with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as handle:
+        with handle:
             handle.write(body)
-        bare = start("bare Starlette", ["-m", "load.benchmarks.mock_throughput", "--serve-bare", handle.name], cpu)
-        bare_size = len(httpx.get(f"{bare.url}{PATH}?{QUERY}", timeout=5).content)
-        if bare_size != len(body):
-            print(f"warning: body sizes differ: mock {len(body)} B, bare {bare_size} B", file=sys.stderr)
-        yield mock, bare, len(body)
+        bare = ["-m", "load.benchmarks.mock_throughput", "--serve-bare", handle.name]
+        started[BARE] = start(BARE, bare, cpu)
+        started[BARE_JSON] = start(BARE_JSON, [*bare, "--encode"], cpu)
+        for name in (BARE, BARE_JSON):
+            size = len(httpx.get(f"{started[name].url}{PATH}?{QUERY}", timeout=5).content)
+            if size != len(body):
+                print(f"warning: body sizes differ: mock {len(body)} B, {name} {size} B", file=sys.stderr)
+        yield started, len(body)
     finally:
-        mock.stop()
-        if bare is not None:
-            bare.stop()
-            Path(handle.name).unlink(missing_ok=True)
+        for server in started.values():
+            server.stop()
+        Path(handle.name).unlink(missing_ok=True)
 
 
 # --- load generation ---------------------------------------------------------------------------
@@ -179,9 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", default="1,50", help="comma list of concurrent connections [1,50]")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and wrk to different CPUs")
     parser.add_argument("--serve-bare", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--encode", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_bare:
-        serve_bare(args.serve_bare)
+        serve_bare(args.serve_bare, args.encode)
         return 0
     if shutil.which("wrk") is None:
         print(WRK_HINT, file=sys.stderr)
@@ -190,28 +203,36 @@ def main(argv: list[str] | None = None) -> int:
     pin = not args.no_pin and (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
     server_cpu, client_cpu = (0, 1) if pin else (None, None)
     results: dict[tuple[str, int], list[float]] = {}
-    with servers(server_cpu) as (mock, bare, size):
-        url = {"ftl-mock": f"{mock.url}{PATH}?{QUERY}", "bare Starlette": f"{bare.url}{PATH}?{QUERY}"}
+    with servers(server_cpu) as (started, size):
+        url = {name: f"{server.url}{PATH}?{QUERY}" for name, server in started.items()}
         for name in url:
             wrk(url[name], max(levels), 1.0, client_cpu)  # warm-up
         for connections in levels:
             for _ in range(args.runs):
-                for name in url:  # alternate, so drift in machine load hits both alike
-                    rate = wrk(url[name], connections, args.duration, client_cpu)
-                    results.setdefault((name, connections), []).append(rate)
-    print(f"`GET {PATH}?{QUERY}` ({size} B body), uvicorn one worker each, wrk -t1, {args.duration:g} s per run, ")
-    print(f"median of {args.runs} runs; nproc={os.cpu_count()}, {cpu_model()}, Python {platform.python_version()}, ")
-    print(f"server and wrk pinned to different CPUs: {'yes' if pin else 'no'}.\n")
-    print("| connections | ftl-mock req/s | bare Starlette req/s | ratio mock/bare | mock runs | bare runs |")
-    print("|---:|---:|---:|---:|---|---|")
-    for connections in levels:
-        mock_runs, bare_runs = results[("ftl-mock", connections)], results[("bare Starlette", connections)]
-        m, b = statistics.median(mock_runs), statistics.median(bare_runs)
-        print(
-            f"| {connections} | {m:,.0f} | {b:,.0f} | {m / b:.2f}x | "
-            f"{', '.join(f'{r:,.0f}' for r in mock_runs)} | {', '.join(f'{r:,.0f}' for r in bare_runs)} |"
-        )
+                for name in url:  # interleaved, so drift in machine load hits every target alike
+                    results.setdefault((name, connections), []).append(
+                        wrk(url[name], connections, args.duration, client_cpu)
+                    )
+    report(results, levels, size, args, pin)
     return 0
+
+
+def report(results: dict[tuple[str, int], list[float]], levels: list[int], size: int, args: Any, pin: bool) -> None:
+    """The Markdown table: medians per target, the ratios, and every run."""
+    print(f"`GET {PATH}?{QUERY}` ({size} B body), uvicorn one worker each (httptools, uvloop), wrk -t1, ")
+    print(f"{args.duration:g} s per run, median of {args.runs} runs; nproc={os.cpu_count()}, {cpu_model()}, ")
+    print(f"Python {platform.python_version()}; servers and wrk pinned to different CPUs: {'yes' if pin else 'no'}.")
+    print()
+    print(f"| connections | {MOCK} | {BARE} | {BARE_JSON} | mock / bytes | mock / JSONResponse |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for connections in levels:
+        m, b, j = (statistics.median(results[(name, connections)]) for name in (MOCK, BARE, BARE_JSON))
+        print(f"| {connections} | {m:,.0f} | {b:,.0f} | {j:,.0f} | {m / b:.2f}x | {m / j:.2f}x |")
+    print()
+    print("Every run (req/s):")
+    print()
+    for (name, connections), runs in sorted(results.items(), key=lambda item: (item[0][1], item[0][0])):
+        print(f"- {name}, {connections} connections: {', '.join(f'{r:,.0f}' for r in runs)}")
 
 
 if __name__ == "__main__":
