@@ -106,6 +106,7 @@ def run_gate(settings: GateSettings, progress: Progress) -> GateRun:
         runner = Runner(contract, auth, _runner_options(settings, target))
         known = divergences.load(settings.known_divergences, contract.operations, [*runner.checks, *ALL_CHECKS])
         runner.run(operations, results, progress)
+        warnings.extend(runner.warnings)
         if contract.stream.operation.operation_id in operations:
             LiveCheck(contract, auth, target.url, _stream_options(settings, target), results, progress).run()
     rows = divergences.classify(results, known, strict=settings.strict)

@@ -15,7 +15,7 @@ from typing import Any
 
 import schemathesis
 from requests.structures import CaseInsensitiveDict
-from schemathesis.checks import CHECKS
+from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 from schemathesis.engine.recorder import ScenarioRecorder
@@ -55,6 +55,7 @@ class RunnerOptions:
 
 def enabled_checks(config: SchemathesisConfig) -> list[str]:
     """Names of the Schemathesis checks (built-in and ours) a run with `config` performs."""
+    load_all_checks()
     checks = config.projects.get_default().checks_config_for()
     return [name for name in CHECKS.get_all_names() if checks.get_by_name(name=name).enabled]
 
@@ -89,7 +90,10 @@ def build_schema(
 ) -> Any:
     """The Schemathesis schema of the selected operations, authenticating per the spec's security."""
     loaded = schemathesis.openapi.from_dict(dict(contract.document), config=config)
-    schema: Any = loaded.include(operation_id=list(operation_ids))
+    # Excluding the rest, not including the selection: per-operation config sections add include filters
+    # of their own, and includes are alternatives.
+    others = [op for op in contract.operations if op not in set(operation_ids)]
+    schema: Any = loaded.exclude(operation_id=others) if others else loaded
 
     class GateAuth:
         """Applies the gate's credential for each operation (and the job's own token)."""
@@ -136,6 +140,7 @@ class Runner:
         self.options = options
         self.config = build_config(contract, options)
         self.checks = enabled_checks(self.config)
+        self.warnings: list[str] = []
 
     def run(self, operation_ids: Sequence[str], results: Results, progress: Progress) -> None:
         """Execute every phase and record what each check found on each operation."""
@@ -191,12 +196,13 @@ class Runner:
         )
 
     def _record_error(self, event: events.NonFatalError, results: Results) -> None:
+        message = f"{event.info.title}: {event.info.message}".splitlines()[0]
         operation = self._label_operation(event.label)
-        if operation not in self.contract.operations:
-            raise GateError(f"Schemathesis error ({event.label}): {event.info.title}: {event.info.message}")
-        results.failed(
-            Violation(operation, REQUEST_ERROR_CHECK, f"{event.info.title}: {event.info.message}".splitlines()[0])
-        )
+        if event.related_to_operation and operation in self.contract.operations:
+            results.failed(Violation(operation, REQUEST_ERROR_CHECK, message))
+        else:
+            # Run-wide notes (for example "no links left for stateful testing") do not judge the target.
+            self.warnings.append(f"Schemathesis ({event.label}): {message}")
 
     def _record_skips(self, operation_ids: Iterable[str], results: Results, reasons: dict[str, str]) -> None:
         seen = {(tally.operation, tally.check) for tally in results}
