@@ -7,6 +7,7 @@ each failure is a `Rejection` whose violations name the field and the rule (`lim
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from starlette.requests import Request
 from starlette.types import Message, Receive, Scope
 
 from mockserver.context import UploadedFile
-from spec import Operation, Parameter, Schema, Violation
+from spec import Operation, Parameter, Schema, Violation, coerce
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
@@ -58,13 +59,31 @@ class _ParamPlan:
     param: Parameter
     key: str
     items: Mapping[str, Any] | None
+    coerce: Callable[[str], Any]
+
+    @classmethod
+    def of(cls, param: Parameter) -> _ParamPlan:
+        key = param.name.lower() if param.location == "header" else param.name
+        return cls(param, key, _array_items(param), _coercer(param))
 
     def value(self, raw: list[str]) -> Any:
         if self.items is not None:
-            from spec import coerce
+            items = self.items
+            return [coerce(v, items) for v in raw]
+        return self.coerce(raw[-1])
 
-            return [coerce(v, self.items) for v in raw]
-        return self.param.coerce(raw[-1])
+
+def _coercer(param: Parameter) -> Callable[[str], Any]:
+    """`param.coerce`, short-cut for the common plain string and integer schemas (same results)."""
+    kind = param.raw_schema.get("type")
+    if kind == "string":
+        return str
+    if kind == "integer":
+        return lambda text: int(text) if _INTEGER.fullmatch(text.strip()) else text
+    return param.coerce
+
+
+_INTEGER = re.compile(r"[+-]?\d+")  # the pattern spec.coerce reads integers with
 
 
 class RequestValidator:
@@ -74,11 +93,7 @@ class RequestValidator:
         self.op = op
         self.body_limit = body_limit
         self.status = op.bad_input_status
-        self.params = tuple(
-            _ParamPlan(p, p.name.lower() if p.location == "header" else p.name, _array_items(p))
-            for p in op.parameters
-            if p.location in ("path", "query", "header")
-        )
+        self.params = tuple(_ParamPlan.of(p) for p in op.parameters if p.location in ("path", "query", "header"))
         self.has_query = any(p.location == "query" for p in op.parameters)
         body = op.request_body
         self.body_required = bool(body and body.required)
@@ -260,12 +275,15 @@ def _query_pairs(scope: Scope, status: int) -> list[tuple[str, str]]:
     raw: bytes = scope.get("query_string", b"")
     if not raw:
         return []
+    text = raw.decode("latin-1")
+    if "%" not in text and "+" not in text:
+        # Nothing to decode: the split parse_qsl would do, without its per-field unquoting.
+        return [(name, value) for name, _, value in (part.partition("=") for part in text.split("&") if part)]
     try:
-        return parse_qsl(raw.decode("latin-1"), keep_blank_values=True, errors="strict")
+        return parse_qsl(text, keep_blank_values=True, errors="strict")
     except UnicodeDecodeError as exc:
-        raise Rejection(
-            status, [Violation("query", "Encoding", f"must be valid UTF-8 once percent-decoded ({exc.reason})")]
-        ) from None
+        violation = Violation("query", "Encoding", f"must be valid UTF-8 once percent-decoded ({exc.reason})")
+        raise Rejection(status, [violation]) from None
 
 
 def _array_items(param: Parameter) -> Mapping[str, Any] | None:
