@@ -197,9 +197,14 @@ def _execute(settings: GateSettings, console: Console) -> GateRun:
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Run the command line; the return value is the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["sdk"]:
+        from contracts.sdk.cli import main as sdk_main
+
+        return sdk_main(args[1:], environ)
     console = Console(stderr=False, highlight=False)
     try:
-        settings = parse_settings(sys.argv[1:] if argv is None else argv, os.environ if environ is None else environ)
+        settings = parse_settings(args, os.environ if environ is None else environ)
         run = _execute(settings, console)
         if not settings.quiet:
             print_summary(console, run)
