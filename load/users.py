@@ -27,6 +27,9 @@ class PlanUser(FastHttpUser):
     abstract = True
     role: ClassVar[str] = "tab"
     wait_time = constant(0)
+    # A request the server never answers becomes a recorded failure well before the run's end.
+    network_timeout = 15.0
+    connection_timeout = 10.0
 
     desk: Desk
     slot: dict[str, Any]
@@ -230,7 +233,7 @@ class SseDashboardUser(SseUser, DashboardUser):
     def finish(self) -> None:
         super().finish()
         if self.refetches is not None:
-            self.refetches.join(timeout=30)
+            self.refetches.join(timeout=self.network_timeout + 5)
 
 
 class TrainingWorkerUser(PlanUser):
