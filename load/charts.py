@@ -18,16 +18,19 @@ import matplotlib.pyplot as plt
 COLORS = {"polling": "#d62728", "sse": "#1f77b4", "upload": "#7f7f7f"}
 
 
-def _timeline(per_second: dict[Any, int], origin: int, time_scale: float) -> tuple[list[float], list[float]]:
-    """Simulated minutes since `origin` and requests per simulated minute, one point per wall second."""
+def _timeline(per_second: dict[Any, int], origin: int, time_scale: float, bins: int = 40) -> tuple[list, list]:
+    """Simulated minutes since `origin` and requests per simulated minute, averaged over about `bins` bins."""
     if not per_second:
         return [], []
     seconds = {int(k): v for k, v in per_second.items()}
+    span = max(seconds) - origin + 1
+    width = max(1, round(span / bins))
     xs, ys = [], []
-    for second in range(origin, max(seconds) + 1):
-        xs.append((second - origin) / time_scale / 60)
+    for start in range(origin, max(seconds) + 1, width):
+        total = sum(seconds.get(second, 0) for second in range(start, start + width))
+        xs.append((start - origin + width / 2) / time_scale / 60)
         # One wall second holds 1/time_scale simulated seconds.
-        ys.append(seconds.get(second, 0) * 60 * time_scale)
+        ys.append(total / width * 60 * time_scale)
     return xs, ys
 
 
@@ -48,7 +51,9 @@ def compare_chart(result: dict[str, Any], path: Path) -> Path:
         ax.plot(xs, ys, color=COLORS[mode], label=label, linewidth=1.4)
         if mode == "sse":
             ux, uy = _timeline(uploads, origin, scale)
-            ax.plot(ux, uy, color=COLORS["upload"], label="prediction uploads", linewidth=1, linestyle="--")
+            ax.plot(
+                ux, uy, color=COLORS["upload"], label="prediction uploads (both modes)", linewidth=1, linestyle="--"
+            )
     w = result["workload"]
     ax.set_title(
         f"Dashboard live-update requests: {w['jobs']} jobs x {w['tabs']} tabs, {w['upload_rate']:g} predictions/job/min"
@@ -56,7 +61,8 @@ def compare_chart(result: dict[str, Any], path: Path) -> Path:
     ax.set_xlabel("simulated minutes")
     ax.set_ylabel("requests per simulated minute")
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper right", fontsize=8)
+    ax.set_ylim(bottom=0, top=ax.get_ylim()[1] * 1.3)
+    ax.legend(loc="upper right", fontsize=8, ncol=3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

@@ -111,9 +111,9 @@ def series(entries: list[Entry]) -> dict[int, int]:
 
 
 def to_jsonable(value: Any) -> Any:
-    """Round floats for reports."""
+    """Floats to six significant digits for reports (a time scale of 1/60 must stay exact enough to chart)."""
     if isinstance(value, float):
-        return round(value, 3)
+        return float(f"{value:.6g}")
     if isinstance(value, dict):
         return {k: to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
