@@ -18,12 +18,10 @@ from contracts.errors import GateError
 from contracts.gate import GateRun
 from contracts.results import Results, Violation
 from contracts.sdk.findings import Finding
-from contracts.sdk.journal_check import CHECK_NAMES, CheckedRequest, JournalEntry, parse_body
+from contracts.sdk.journal_check import CHECK_NAMES, TRANSPORT_HEADERS, CheckedRequest, JournalEntry, parse_body
 from contracts.sdk.runner import CallOutcome, ManifestRun
 from spec import Contract
 
-# Headers left out of the curl commands: HTTP plumbing any client adds.
-PLUMBING = frozenset({"host", "content-length", "accept-encoding", "connection", "user-agent", "content-type"})
 COMMAND_CHECK = "command_exits_zero"
 TAIL_LINES = 20
 
@@ -60,7 +58,7 @@ class SdkReport:
         headers = {
             name: value
             for name, value in entry.headers.items()
-            if name not in PLUMBING and not (name == "accept" and value == "*/*")
+            if name not in TRANSPORT_HEADERS or (name == "accept" and value != "*/*")
         }
         body: Any = None
         if entry.body_bytes:
@@ -97,7 +95,7 @@ class SdkReport:
                 self._warn(label, finding, f"[{call.call.id}] ")
                 continue
             failed_checks.add(finding.check)
-            message = f"[{call.call.id}] {finding.message}" + (f" (field: {finding.field})" if finding.field else "")
+            message = f"[{call.call.id}] {with_field(finding)}"
             self.results.failed(Violation(label, finding.check, message, curls, response))
         for check in _call_checks(call):
             if check not in failed_checks:
@@ -118,7 +116,7 @@ class SdkReport:
                     self._warn(label, finding)
                     continue
                 failed_checks.add(finding.check)
-                message = finding.message + (f" (field: {finding.field})" if finding.field else "")
+                message = with_field(finding)
                 response = f"HTTP {entry.status}" if entry.status is not None else None
                 self.results.failed(Violation(label, finding.check, message, self.curl_of(entry, base_url), response))
             for check in CHECK_NAMES if request.operation_id else ("operation_exists",):
@@ -177,6 +175,13 @@ def write_text(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise GateError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def with_field(finding: Finding) -> str:
+    """The message, naming the field unless the message already does."""
+    if not finding.field or finding.field in finding.message:
+        return finding.message
+    return f"{finding.message} (field: {finding.field})"
 
 
 def _call_checks(call: CallOutcome) -> Iterable[str]:
