@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ALICE_JWT, ALICE_KEY, ALICE_PRODUCTION_KEY, ALICE_TESTING_KEY, BOB_JWT, MockProcess
+from conftest import ALICE, ALICE_JWT, ALICE_KEY, ALICE_PRODUCTION_KEY, ALICE_TESTING_KEY, BOB_JWT, MockProcess
 
 JWT = {"Authorization": f"Bearer {ALICE_JWT}"}
 BOB = {"Authorization": f"Bearer {BOB_JWT}"}
@@ -317,7 +317,12 @@ def test_analytics_are_computed_from_spans_and_cached(mock: MockProcess) -> None
     first = httpx.get(url, params=window, headers=PRODUCTION)
     assert first.headers["x-cache"] == "MISS"
     totals = first.json()["data"]["aggregations"]["totals"]
-    assert totals["tokens"] == 74 and totals["messages"] == 2, "alice's two spans with tokens, 37 each"
+    stored = httpx.get(f"{mock.admin}/data").json()["traces"]
+    in_window = [s for s in stored if s["user_id"] == ALICE and s["start_time"].startswith("2026-06-30")]
+    with_tokens = [s for s in in_window if s["input_tokens"] is not None]
+    assert totals["tokens"] == sum(s["input_tokens"] + (s["output_tokens"] or 0) for s in with_tokens) > 0
+    assert totals["messages"] == len(with_tokens)
+    assert totals["errors"] == sum(1 for s in in_window if s["status"] == "failed") > 0
     assert first.json()["metadata"]["metrics"] == ["tokens", "latency"]
     second = httpx.get(url, params=window, headers=PRODUCTION)
     assert second.headers["x-cache"] == "HIT" and second.json()["metadata"]["fromCache"] is True
