@@ -322,6 +322,8 @@ class LiveCheck:
 
     def _match_items(self, sent: list[dict[str, Any]], delivered: list[Any], command: str) -> None:
         pointer = str(self.stream.trigger.get("item_pointer", ""))
+        if not delivered:
+            self.skips.setdefault("live_event_matches_upload", f"no {self.stream.trigger['event']} event to compare")
         for item, frame in zip(sent, delivered, strict=False):
             self.ran.add("live_event_matches_upload")
             try:

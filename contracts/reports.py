@@ -23,6 +23,8 @@ from contracts.results import Verdict, Violation
 SYMBOL = {Verdict.PASSED: "✓", Verdict.FAILED: "✗", Verdict.KNOWN: "~", Verdict.SKIPPED: "-"}
 STYLE = {Verdict.PASSED: "green", Verdict.FAILED: "bold red", Verdict.KNOWN: "yellow", Verdict.SKIPPED: "dim"}
 ORDER = (Verdict.PASSED, Verdict.FAILED, Verdict.KNOWN, Verdict.SKIPPED)
+# Distinct violations of one check shown on the console; the reports keep them all.
+CONSOLE_VIOLATIONS = 2
 
 
 def by_operation(rows: Iterable[Row]) -> dict[str, list[Row]]:
@@ -31,10 +33,6 @@ def by_operation(rows: Iterable[Row]) -> dict[str, list[Row]]:
     for row in rows:
         grouped[row.tally.operation].append(row)
     return dict(sorted(grouped.items()))
-
-
-def _shown(violation: Violation) -> list[str]:
-    return [violation.message, *(f"$ {line}" for line in (violation.curl or "").splitlines() if line)]
 
 
 # --- console ---------------------------------------------------------------------------------
@@ -67,15 +65,26 @@ def _print_failures(console: Console, rows: list[Row]) -> None:
         return
     console.rule("[bold red]failures")
     for row in rows:
-        extra = row.tally.violation_count - len(row.tally.violations)
-        more = f" (and {extra} more)" if extra > 0 else ""
-        console.print(f"[bold red]✗ {row.tally.operation}[/] · [bold]{row.tally.check}[/]{more}")
-        for violation in (*row.new, *(v for v, _ in row.known)):
-            for index, line in enumerate(_shown(violation)):
-                console.print(f"  {escape(line)}", style="cyan" if index else None, soft_wrap=True)
+        violations = [*row.new, *(v for v, _ in row.known)]
+        count = row.tally.violation_count
+        console.print(
+            f"[bold red]✗ {row.tally.operation}[/] · [bold]{row.tally.check}[/] "
+            f"[dim]({count} violation{'s' if count != 1 else ''})[/]"
+        )
+        for violation in violations[:CONSOLE_VIOLATIONS]:
+            console.print(_indent(violation.message), soft_wrap=True, highlight=False, markup=False)
+            if violation.curl:
+                command = _indent("$ " + violation.curl.replace("\n", "\n$ "))
+                console.print(command, style="cyan", soft_wrap=True, markup=False, highlight=False)
             if violation.response:
-                console.print("  " + escape(violation.response).replace("\n", "\n  "), style="dim", soft_wrap=True)
+                console.print(_indent(violation.response), style="dim", soft_wrap=True, markup=False)
+        if len(violations) > CONSOLE_VIOLATIONS:
+            console.print(f"    [dim]… {len(violations) - CONSOLE_VIOLATIONS} more distinct in --report/--junit-xml")
         console.print()
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
 
 
 def _print_known(console: Console, rows: list[Row]) -> None:

@@ -19,6 +19,7 @@ from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 from schemathesis.engine.recorder import ScenarioRecorder
+from schemathesis.generation import GenerationMode
 from schemathesis.generation.case import Case
 from schemathesis.hooks import HookContext
 
@@ -117,7 +118,45 @@ def build_schema(
                 auth.tokens.learn(json.loads(response.content))
 
     schema.hooks.register_hook_with_name(learn_tokens, "after_call")
+    files = example_files(contract)
+
+    def fill_files(context: HookContext, case: Case) -> Case:
+        example = files.get(_operation_id(case))
+        if example and isinstance(case.body, dict) and not _is_negative(case):
+            case.body = {**case.body, **{name: value for name, value in example.items() if name in case.body}}
+        return case
+
+    schema.hooks.register_hook_with_name(fill_files, "map_case")
     return schema
+
+
+def example_files(contract: Contract) -> dict[str, dict[str, Any]]:
+    """Per operation, the spec example's content of each uploaded file field (binary media in a form).
+
+    Random bytes are never a valid dataset; with the example's file, generated uploads can succeed and
+    stateful sequences can go on from them (upload, read, delete, read again).
+    """
+    found: dict[str, dict[str, Any]] = {}
+    for operation in contract.operations.values():
+        body = operation.request_body
+        for media in body.content.values() if body else ():
+            raw = media.schema.raw if media.schema is not None else {}
+            properties = raw.get("properties", {}) if isinstance(raw, dict) else {}
+            if not isinstance(media.example, dict):
+                continue
+            fields = {
+                name: media.example[name]
+                for name, sub in properties.items()
+                if name in media.example and (sub.get("contentMediaType") or sub.get("format") == "binary")
+            }
+            if fields:
+                found[operation.operation_id] = fields
+    return found
+
+
+def _is_negative(case: Case) -> bool:
+    meta = case.meta
+    return meta is not None and meta.generation.mode == GenerationMode.NEGATIVE
 
 
 def _operation_id(case: Case) -> str:

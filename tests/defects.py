@@ -186,7 +186,7 @@ DEFECTS: tuple[Defect, ...] = (
     Defect("limit_ignored", ("list_local_jobs",), "pagination_limit", request=_without_query("limit")),
     Defect(
         "delete_does_not_delete",
-        ("create_config", "delete_config", "get_config"),
+        ("upload_dataset", "delete_dataset", "preview_dataset"),
         "use_after_free",
         request=lambda scope, op: _read_instead(scope, op) if op.method == "DELETE" else scope,
         response=lambda op, status, headers, body: (
@@ -288,8 +288,14 @@ def _buffered_rewriter(send: Send, operation: Operation, rewrite: Callable[..., 
 def _stream_rewriter(send: Send, rewrite: Callable[[str, Any], list[tuple[str, Any]]]) -> Send:
     """Rewrite each SSE message (the mock sends one per chunk) and keep the stream's framing."""
 
+    streaming = False
+
     async def wrapped(message: Message) -> None:
-        if message["type"] != "http.response.body" or not message.get("body"):
+        nonlocal streaming
+        if message["type"] == "http.response.start":
+            headers = message.get("headers", [])
+            streaming = any(k.lower() == b"content-type" and v.startswith(b"text/event-stream") for k, v in headers)
+        if not streaming or message["type"] != "http.response.body" or not message.get("body"):
             await send(message)
             return
         out = bytearray()

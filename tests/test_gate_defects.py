@@ -27,7 +27,8 @@ ENVIRON = {
 def run_gate(url: str, tmp_path: Path, *args: str) -> tuple[int, set[tuple[str, str]]]:
     """Run `ftl-gate` against `url`: its exit code and the (operation, check) pairs its JUnit report fails."""
     junit = tmp_path / "gate.xml"
-    argv = ["--base-url", url, "--seed", "1", "--time-scale", "0.02", "--strict", "--quiet", "--junit-xml", str(junit)]
+    argv = ["--base-url", url, "--seed", "1", "--time-scale", "0.02", "--delivery-bound", "1", "--strict", "--quiet"]
+    argv += ["--junit-xml", str(junit)]
     code = main([*argv, *args], ENVIRON)
     failed = {
         (case.get("classname", ""), case.get("name", ""))
