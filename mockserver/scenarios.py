@@ -496,10 +496,10 @@ class PredictionFeed:
                 "prompt": prompt,
                 "prediction": predicted,
                 "ground_truth": truth,
-                "exact_match": 1.0 if correct else 0.0,
-                "char_error_rate": 0.0 if correct else 0.25,
-                "length_ratio": round(len(predicted) / len(truth), 3),
-                "word_overlap": 1.0 if correct else 0.5,
+                "exact_match": 1 if correct else 0,
+                "char_error_rate": 0 if correct else 0.25,
+                "length_ratio": _number(len(predicted) / len(truth)),
+                "word_overlap": 1 if correct else 0.5,
                 "prompt_id": f"val-{index:04d}",
                 "sample_source": "validation",
             }
@@ -516,6 +516,12 @@ class PredictionFeed:
             raise ScenarioError(f"no job {job_id!r}")
         items = self.items(job_id, str(job.get("user_id")), count, self.epoch(job_id, epoch))
         return self.store.predictions.insert(items)
+
+
+def _number(value: float) -> float | int:
+    # Whole numbers as ints, so REST (Python JSON) and the stream (JavaScript-style) write the same bytes.
+    rounded = round(value, 3)
+    return int(rounded) if rounded.is_integer() else rounded
 
 
 def _items_schema(schema: Mapping[str, Any], pointer: str) -> dict[str, Any]:

@@ -100,8 +100,11 @@ class RawStream:
             return event
 
     def read_until(self, condition: Callable[[bytes], bool]) -> bytes:
-        """Read chunks until `condition(body so far)` holds or the response ends."""
+        """Read chunks until `condition(body so far)` holds or the response ends; fail after a deadline."""
+        deadline = time.monotonic() + READ_TIMEOUT_S
         while not condition(self.body) and not self.ended:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"stream did not reach the expected state; got {self.body[-500:]!r}")
             event = self._next(self.sock, self.conn)
             if isinstance(event, h11.Data):
                 self._partial += event.data
