@@ -128,7 +128,7 @@ COMPARE = [
     Flag("--duration", parse_duration, "1h", "simulated length of the workload"),
 ]
 CAPACITY = [
-    Flag("--steps", steps, "50,100,200,400", "SSE dashboard tabs (streams) at each step"),
+    Flag("--steps", steps, "50,100,200,400,800", "SSE dashboard tabs (streams) at each step"),
     Flag("--hold", parse_duration, "20s", "wall time each step holds its streams while predictions flow"),
     Flag("--refetch", boolean, "true", "tabs refetch /trends on every prediction event, as the dashboard does"),
 ]

@@ -96,6 +96,11 @@ class StreamReader:
         gevent.wait(waitables, timeout=timeout, count=1)
         return self.connected.is_set()
 
+    def wait_until(self, event: Event, timeout: float) -> None:
+        """Until `event` is set, the reader has ended (gave up or the server ended the stream), or timeout."""
+        waitables: list[Any] = [event] + ([self._greenlet] if self._greenlet is not None else [])
+        gevent.wait(waitables, timeout=timeout, count=1)
+
     def stop(self, timeout: float = 5.0) -> None:
         """Close the stream (the client leaves, as a dashboard tab closing does)."""
         self.stopping = True

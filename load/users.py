@@ -228,7 +228,9 @@ class SseDashboardUser(SseUser, DashboardUser):
         # The tab stays open for the whole schedule, then (within the grace) until its job's last prediction.
         end = start_at + float(self.slot["duration_s"]) * self.scale
         self.sleep_until(end)
-        self.all_seen.wait(max(0.0, end + float(self.slot["grace_s"]) - time.time()))
+        grace = max(0.0, end + float(self.slot["grace_s"]) - time.time())
+        if self.reader is not None:
+            self.reader.wait_until(self.all_seen, grace)
 
     def finish(self) -> None:
         super().finish()
@@ -243,7 +245,9 @@ class TrainingWorkerUser(PlanUser):
 
     def play(self, start_at: float) -> None:
         interval = float(self.slot["upload_interval_s"]) * self.scale
-        headers = {"Authorization": f"Bearer {self.job['job_token']}"}
+        # A worker posts now and then on a fresh connection; reusing one idle for about the server's
+        # keep-alive timeout races the server closing it (uvicorn: 5 s), which a POST cannot retry.
+        headers = {"Authorization": f"Bearer {self.job['job_token']}", "Connection": "close"}
         for k in range(int(self.slot["uploads_per_job"])):
             # Mid-interval, so no upload races the first poll or the end of the schedule.
             self.sleep_until(start_at + (k + 0.5) * interval)
