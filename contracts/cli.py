@@ -25,6 +25,7 @@ from contracts.settings import DEFAULT_MAX_EXAMPLES, EMBEDDED_TIME_SCALE, GateSe
 PROG = "ftl-gate"
 ENV_PREFIX = "FTL_GATE_"
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+LOG_WIDTH = 120
 
 
 class UsageError(GateError):
@@ -202,7 +203,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         from contracts.sdk.cli import main as sdk_main
 
         return sdk_main(args[1:], environ)
-    console = Console(stderr=False, highlight=False)
+    # Logs (CI) are wider than the 80 columns rich assumes without a terminal.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else LOG_WIDTH)
     try:
         settings = parse_settings(args, os.environ if environ is None else environ)
         run = _execute(settings, console)

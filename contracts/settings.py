@@ -11,9 +11,9 @@ from pathlib import Path
 from contracts.divergences import DEFAULT_FILE
 
 # Examples per operation and phase; the default run stays under three minutes on two shared cores.
-DEFAULT_MAX_EXAMPLES = 25
-# The embedded mock runs 50x faster, so a heartbeat comes every 0.3 s instead of 15 s.
-EMBEDDED_TIME_SCALE = 0.02
+DEFAULT_MAX_EXAMPLES = 50
+# The embedded mock runs 20x faster, so a heartbeat comes every 0.75 s instead of 15 s.
+EMBEDDED_TIME_SCALE = 0.05
 
 
 @dataclass(frozen=True)

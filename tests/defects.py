@@ -320,7 +320,7 @@ def _stream_rewriter(send: Send, rewrite: Callable[[str, Any], list[tuple[str, A
 class DefectServer:
     """The mock app with one defect (or none), under uvicorn in a thread on a free loopback port."""
 
-    def __init__(self, defect: Defect | None, *, time_scale: float = 0.02) -> None:
+    def __init__(self, defect: Defect | None, *, time_scale: float) -> None:
         app = create_app(Settings(time_scale=time_scale, port=0))
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

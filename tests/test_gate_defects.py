@@ -16,6 +16,7 @@ from defects import DEFECTS, Defect, DefectServer
 
 from contracts.cli import main
 
+TIME_SCALE = 0.05
 ENVIRON = {
     "FTL_GATE_API_KEY": ALICE_KEY,
     "FTL_GATE_BEARER": ALICE_JWT,
@@ -27,8 +28,8 @@ ENVIRON = {
 def run_gate(url: str, tmp_path: Path, *args: str) -> tuple[int, set[tuple[str, str]]]:
     """Run `ftl-gate` against `url`: its exit code and the (operation, check) pairs its JUnit report fails."""
     junit = tmp_path / "gate.xml"
-    argv = ["--base-url", url, "--seed", "1", "--time-scale", "0.02", "--delivery-bound", "1", "--strict", "--quiet"]
-    argv += ["--junit-xml", str(junit)]
+    argv = ["--base-url", url, "--seed", "1", "--time-scale", str(TIME_SCALE), "--delivery-bound", "1"]
+    argv += ["--strict", "--quiet", "--junit-xml", str(junit)]
     code = main([*argv, *args], ENVIRON)
     failed = {
         (case.get("classname", ""), case.get("name", ""))
@@ -40,7 +41,7 @@ def run_gate(url: str, tmp_path: Path, *args: str) -> tuple[int, set[tuple[str, 
 
 @pytest.mark.parametrize("defect", DEFECTS, ids=lambda defect: defect.name)
 def test_gate_catches_defect(defect: Defect, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with DefectServer(defect) as server:
+    with DefectServer(defect, time_scale=TIME_SCALE) as server:
         include = ",".join(defect.operations)
         code, failed = run_gate(server.url, tmp_path, "--include", include, "--max-examples", str(defect.max_examples))
     last_line = capsys.readouterr().out.strip().splitlines()[-1]
@@ -50,6 +51,6 @@ def test_gate_catches_defect(defect: Defect, tmp_path: Path, capsys: pytest.Capt
 
 
 def test_clean_mock_passes_every_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with DefectServer(None) as server:
+    with DefectServer(None, time_scale=TIME_SCALE) as server:
         code, failed = run_gate(server.url, tmp_path, "--max-examples", "3")
     assert (code, failed) == (0, set()), capsys.readouterr().out

@@ -16,7 +16,7 @@ from contracts.results import Results, Tally
 from contracts.stream_checks import Timing
 
 CONTRACT = spec.load()
-SCALE = 0.02
+SCALE = 0.05
 
 
 @pytest.fixture(scope="module")
