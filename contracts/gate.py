@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,6 +51,7 @@ class GateRun:
     target: str
     operations: list[str]
     warnings: list[str] = field(default_factory=list)
+    seed: int | None = None
 
     def count(self, verdict: Verdict) -> int:
         """How many (operation, check) pairs got `verdict`."""
@@ -103,21 +105,24 @@ def run_gate(settings: GateSettings, progress: Progress) -> GateRun:
     with _target(settings, contract) as target:
         auth = Authenticator(contract, target.credentials)
         warnings = preflight(contract, target, operations, results)
-        runner = Runner(contract, auth, _runner_options(settings, target))
+        # A seed is always chosen here, so every report can say how to repeat the run.
+        seed = settings.seed if settings.seed is not None else random.randrange(2**31)
+        runner = Runner(contract, auth, _runner_options(settings, target, seed))
         known = divergences.load(settings.known_divergences, contract.operations, [*runner.checks, *ALL_CHECKS])
         runner.run(operations, results, progress)
         warnings.extend(runner.warnings)
         if contract.stream.operation.operation_id in operations:
             LiveCheck(contract, auth, target.url, _stream_options(settings, target), results, progress).run()
     rows = divergences.classify(results, known, strict=settings.strict)
-    return GateRun(rows, results.requests, time.monotonic() - started, target.description, operations, warnings)
+    duration = time.monotonic() - started
+    return GateRun(rows, results.requests, duration, target.description, operations, warnings, seed)
 
 
-def _runner_options(settings: GateSettings, target: Target) -> RunnerOptions:
+def _runner_options(settings: GateSettings, target: Target, seed: int) -> RunnerOptions:
     return RunnerOptions(
         base_url=target.url,
         max_examples=settings.max_examples,
-        seed=settings.seed,
+        seed=seed,
         stateful=settings.stateful,
         request_timeout=settings.request_timeout,
         stream_timeout=min(settings.request_timeout, STREAM_REQUEST_TIMEOUT_S),

@@ -40,7 +40,8 @@ def by_operation(rows: Iterable[Row]) -> dict[str, list[Row]]:
 
 def print_summary(console: Console, run: GateRun) -> None:
     """The operations x checks table, then failures, known divergences, skips and warnings."""
-    table = Table(title=f"ftl-gate against {run.target}", title_justify="left", show_lines=False)
+    title = f"ftl-gate against {run.target}" + (f" · seed {run.seed}" if run.seed is not None else "")
+    table = Table(title=title, title_justify="left", show_lines=False)
     table.add_column("operation")
     for verdict in ORDER:
         table.add_column(verdict.value, justify="right", style=STYLE[verdict])
@@ -176,6 +177,7 @@ def markdown(run: GateRun) -> str:
         f"- target: {run.target}",
         f"- result: **{'FAILED' if run.exit_code else 'passed'}** — {run.reason}",
         f"- operations: {len(run.operations)}",
+        f"- seed: {run.seed} (`--seed {run.seed}` repeats the run)" if run.seed is not None else "- seed: none",
         "",
         "| operation | passed | failed | known | skipped | broken checks |",
         "|---|---:|---:|---:|---:|---|",
