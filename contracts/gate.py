@@ -20,7 +20,7 @@ from contracts.errors import GateError
 from contracts.live_check import ALL_CHECKS, LiveCheck, StreamOptions
 from contracts.progress import Progress
 from contracts.results import Results, Verdict
-from contracts.runner import Runner, RunnerOptions
+from contracts.runner import REQUEST_ERROR_CHECK, Runner, RunnerOptions
 from contracts.settings import GateSettings
 from contracts.stream_checks import Timing
 from spec import Contract, SpecError, load
@@ -28,6 +28,7 @@ from spec import Contract, SpecError, load
 # Schemathesis reads one message per stream request; a missing first message must not hold it long.
 STREAM_REQUEST_TIMEOUT_S = 5.0
 AUTH_REJECTIONS = (401, 403)
+PREFLIGHT_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -108,7 +109,8 @@ def run_gate(settings: GateSettings, progress: Progress) -> GateRun:
         # A seed is always chosen here, so every report can say how to repeat the run.
         seed = settings.seed if settings.seed is not None else random.randrange(2**31)
         runner = Runner(contract, auth, _runner_options(settings, target, seed))
-        known = divergences.load(settings.known_divergences, contract.operations, [*runner.checks, *ALL_CHECKS])
+        checks = [*runner.checks, REQUEST_ERROR_CHECK, *ALL_CHECKS]
+        known = divergences.load(settings.known_divergences, contract.operations, checks)
         runner.run(operations, results, progress)
         warnings.extend(runner.warnings)
         if contract.stream.operation.operation_id in operations:
@@ -168,7 +170,7 @@ def preflight(contract: Contract, target: Target, operations: list[str], results
     """Check the target answers and some credential works; GateError if not, warnings otherwise."""
     try:
         results.count_requests()
-        httpx.get(target.url + "/", timeout=10)
+        _status(target.url + "/", {})
     except httpx.HTTPError as exc:
         raise GateError(f"cannot reach {target.url}: {type(exc).__name__}") from None
     needs_auth = any(contract.operations[op].requires_auth for op in operations)
@@ -205,8 +207,14 @@ def _probe(contract: Contract, target: Target, kind: str, results: Results) -> t
             continue
         try:
             results.count_requests()
-            response = httpx.get(target.url + operation.path, headers=headers, timeout=10)
+            status = _status(target.url + operation.path, headers)
         except httpx.HTTPError as exc:
             raise GateError(f"cannot reach {target.url}: {type(exc).__name__}") from None
-        return operation.operation_id, response.status_code
+        return operation.operation_id, status
     return None
+
+
+def _status(url: str, headers: dict[str, str]) -> int:
+    """The status of a GET, without reading a body that might never end."""
+    with httpx.stream("GET", url, headers=headers, timeout=PREFLIGHT_TIMEOUT_S) as response:
+        return response.status_code

@@ -387,8 +387,10 @@ class LiveCheck:
     ) -> httpx.Response | None:
         self._count()
         try:
-            return await client.request(method, url, headers=dict(headers), json=body)
-        except httpx.HTTPError:
+            # httpx bounds each read, not the whole answer; a body that never ends must not hold the gate.
+            request = client.request(method, url, headers=dict(headers), json=body)
+            return await asyncio.wait_for(request, 2 * self.options.request_timeout)
+        except (httpx.HTTPError, TimeoutError):
             return None
 
     def _count(self) -> None:
