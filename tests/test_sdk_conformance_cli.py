@@ -149,6 +149,22 @@ def test_failing_run_command_fails_the_run_with_its_output(tmp_path: Path) -> No
     assert "sdk tests failed: 3 of 10" in report["command"]["output_tail"]
 
 
+def test_run_command_that_overruns_its_timeout_is_stopped_and_fails(tmp_path: Path) -> None:
+    script = tmp_path / "hangs.py"
+    script.write_text(
+        "import os, time, urllib.request\n"
+        "urllib.request.urlopen(os.environ['FINETUNE_LAB_API_URL'] + '/api/v1/predict').read()\n"
+        "time.sleep(60)\n",
+        encoding="utf-8",
+    )
+    result = gate_sdk("--run", f"{sys.executable} {script}", "--timeout", "2", "--json", str(tmp_path / "r.json"))
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["command"]["exit_code"] is None
+    [row] = [r for r in report["rows"] if r["check"] == "command_exits_zero"]
+    assert row["violations"] == ["the command did not finish within 2 s"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -7,6 +7,8 @@ has an `FTL_GATE_SDK_<FLAG>` environment variable. Exit codes: 0 conforms, 1 fin
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -20,6 +22,17 @@ from typing import Any, NoReturn
 from rich.console import Console
 
 from contracts.errors import GateError
+from contracts.gate import GateRun, load_contract
+from contracts.reports import print_summary, write_junit, write_markdown
+from contracts.sdk.claims import ClaimCheck, check_note
+from contracts.sdk.coverage import Coverage, pairs_from_journal, pairs_from_manifest
+from contracts.sdk.journal_check import JournalChecker, MockAdmin
+from contracts.sdk.manifest import Manifest
+from contracts.sdk.manifest import load as load_manifest
+from contracts.sdk.report import SdkReport, write_text
+from contracts.sdk.runner import ManifestRunner
+from contracts.sdk.target import Demo, embedded_mock
+from spec import Contract
 
 PROG = "ftl-gate sdk"
 ENV_PREFIX = "FTL_GATE_SDK_"
@@ -185,7 +198,8 @@ def run_command(command: str, env: Mapping[str, str], timeout: float) -> tuple[i
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         output, _ = process.communicate()
         return None, output
     if process.returncode in NOT_STARTED:
@@ -194,64 +208,61 @@ def run_command(command: str, env: Mapping[str, str], timeout: float) -> tuple[i
     return process.returncode, output
 
 
-def check(settings: SdkSettings, environ: Mapping[str, str]) -> tuple[Any, Any, float]:
-    """Run the manifest and/or the command against a fresh mock; (SdkReport, Coverage, seconds)."""
-    from contracts.gate import load_contract
-    from contracts.sdk import coverage as cov
-    from contracts.sdk.journal_check import JournalChecker, MockAdmin
-    from contracts.sdk.manifest import load
-    from contracts.sdk.report import SdkReport
-    from contracts.sdk.runner import ManifestRunner
-    from contracts.sdk.target import embedded_mock
-
+def check(settings: SdkSettings, environ: Mapping[str, str]) -> tuple[SdkReport, Coverage, float]:
+    """Run the manifest and/or the command against a fresh mock; the report, the coverage, the seconds taken."""
     started = time.monotonic()
     contract = load_contract(settings.spec)
-    manifest = load(settings.manifest, contract) if settings.manifest else None
+    manifest = load_manifest(settings.manifest, contract) if settings.manifest else None
+    parts = (manifest.title if manifest else None, f"`{settings.run}`" if settings.run else None)
+    subject = " and ".join(part for part in parts if part)
     pairs: list[tuple[str, str]] = []
-    subject = " and ".join(
-        part for part in (manifest.title if manifest else None, f"`{settings.run}`" if settings.run else None) if part
-    )
     with embedded_mock(contract.source, settings.time_scale) as demo:
         report = SdkReport(contract, f"{subject} on embedded ftl-mock at {demo.url}")
         admin = MockAdmin(demo.url)
         try:
             if manifest is not None:
-                run = ManifestRunner(contract, manifest, demo, admin).run()
-                report.add_manifest_run(run, demo.url)
-                pairs += [(m.method.name, op) for m in run.methods for op in m.reached]
+                pairs += _run_manifest(contract, manifest, demo, admin, report)
             if settings.run:
-                admin.clear_journal()
-                exit_code, output = run_command(settings.run, {**environ, **demo.environment()}, settings.timeout)
-                entries = admin.journal()
-                if not entries:
-                    raise GateError(
-                        f"--run: the command sent no request to the mock (exit status {exit_code}); "
-                        "does it read FINETUNE_LAB_API_URL?"
-                    )
-                checked = JournalChecker(contract, admin.known_credentials()).check_all(entries)
-                report.add_command(settings.run, exit_code, output, settings.timeout)
-                report.add_journal(checked, demo.url)
-                operation_of = {r.entry.seq: r.operation_id for r in checked}
-                pairs += cov.pairs_from_journal(entries, operation_of)
+                pairs += _run_command(settings, contract, {**environ, **demo.environment()}, admin, report)
         finally:
             admin.close()
-    coverage = cov.Coverage.build(contract, subject, "requests observed in this run", pairs)
+    coverage = Coverage.build(contract, subject, "requests observed in this run", pairs)
     return report, coverage, time.monotonic() - started
 
 
-def _claims_check(settings: SdkSettings, coverage: Any) -> Any:
+def _run_manifest(
+    contract: Contract, manifest: Manifest, demo: Demo, admin: MockAdmin, report: SdkReport
+) -> list[tuple[str, str]]:
+    run = ManifestRunner(contract, manifest, demo, admin).run()
+    report.add_manifest_run(run, demo.url)
+    return [(outcome.method.name, op) for outcome in run.methods for op in outcome.reached]
+
+
+def _run_command(
+    settings: SdkSettings, contract: Contract, env: Mapping[str, str], admin: MockAdmin, report: SdkReport
+) -> list[tuple[str, str]]:
+    command = str(settings.run)
+    admin.clear_journal()
+    exit_code, output = run_command(command, env, settings.timeout)
+    entries = admin.journal()
+    if not entries:
+        raise GateError(
+            f"--run: the command sent no request to the mock (exit status {exit_code}); "
+            "does it read FINETUNE_LAB_API_URL?"
+        )
+    checked = JournalChecker(contract, admin.known_credentials()).check_all(entries)
+    report.add_command(command, exit_code, output, settings.timeout)
+    report.add_journal(checked, admin.base_url)
+    return pairs_from_journal(entries, {r.entry.seq: r.operation_id for r in checked})
+
+
+def _claims_check(settings: SdkSettings, coverage: Coverage) -> ClaimCheck | None:
     if settings.claims is None:
         return None
-    from contracts.sdk.claims import check_note
-
     return check_note(settings.claims, coverage.contract, coverage.methods)
 
 
-def _write_coverage(settings: SdkSettings, coverage: Any, console: Console | None) -> None:
-    import json
-
-    from contracts.sdk.report import write_text
-
+def _write_coverage(settings: SdkSettings, coverage: Coverage, console: Console | None) -> None:
     claims = _claims_check(settings, coverage)
     if settings.coverage:
         write_text(settings.coverage, coverage.markdown(claims))
@@ -263,13 +274,9 @@ def _write_coverage(settings: SdkSettings, coverage: Any, console: Console | Non
 
 def coverage_main(argv: Sequence[str], environ: Mapping[str, str], console: Console) -> int:
     """`ftl-gate sdk coverage`: the matrix of a manifest's declared operations."""
-    from contracts.gate import load_contract
-    from contracts.sdk.coverage import Coverage, pairs_from_manifest
-    from contracts.sdk.manifest import load
-
     settings = parse_settings(argv, environ, coverage=True)
     contract = load_contract(settings.spec)
-    manifest = load(str(settings.manifest), contract)
+    manifest = load_manifest(str(settings.manifest), contract)
     coverage = Coverage.build(
         contract, manifest.title, f"manifest {manifest.source}", pairs_from_manifest(manifest.methods)
     )
@@ -290,8 +297,6 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         report, coverage, duration = check(settings, env)
         run = report.gate_run(duration)
         if not settings.quiet:
-            from contracts.reports import print_summary
-
             print_summary(console, run)
         _write_reports(settings, report, run, duration)
         _write_coverage(settings, coverage, None)
@@ -305,9 +310,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     return run.exit_code
 
 
-def _write_reports(settings: SdkSettings, report: Any, run: Any, duration: float) -> None:
-    from contracts.reports import write_junit, write_markdown
-
+def _write_reports(settings: SdkSettings, report: SdkReport, run: GateRun, duration: float) -> None:
     if settings.junit_xml:
         write_junit(settings.junit_xml, run)
     if settings.report:

@@ -447,7 +447,8 @@ class MockAdmin:
     """The admin API of a running mock, as far as the SDK checks need it (journal, data)."""
 
     def __init__(self, base_url: str, timeout: float = 10.0) -> None:
-        self.admin = f"{base_url.rstrip('/')}/__mock"
+        self.base_url = base_url.rstrip("/")
+        self.admin = f"{self.base_url}/__mock"
         self._client = httpx.Client(timeout=timeout)
 
     def close(self) -> None:

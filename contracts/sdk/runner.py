@@ -225,8 +225,9 @@ class ManifestRunner:
 
     def _check_requests(self, entries: list[JournalEntry]) -> list[CheckedRequest]:
         inside = [e for e in entries if not self.manifest.is_outside(e.path)]
-        needs_tokens = any(not e.headers.get("authorization", "Bearer wak_").startswith("Bearer wak_") for e in inside)
-        known = self.admin.known_credentials() if needs_tokens else None
+        # Only an opaque bearer value needs the mock's tokens to tell a session from a job token.
+        opaque = any(not e.headers.get("authorization", "Bearer wak_").startswith("Bearer wak_") for e in inside)
+        known = self.admin.known_credentials() if opaque else None
         return JournalChecker(self.contract, known).check_all(inside)
 
     def _operation_findings(self, method: Method, call: Call, requests: list[CheckedRequest]) -> list[Finding]:
