@@ -191,7 +191,7 @@ class Operation:
             or self.responses.get("default")
         )
 
-    @property
+    @cached_property
     def success(self) -> Response:
         """The first declared 2xx response (or 410 for gone-only operations)."""
         for status in sorted(self.responses):
@@ -199,7 +199,7 @@ class Operation:
                 return self.responses[status]
         return self.responses[sorted(self.responses)[0]]
 
-    @property
+    @cached_property
     def success_status(self) -> int:
         """The status code of `success`."""
         return int(self.success.status) if self.success.status.isdigit() else 200
