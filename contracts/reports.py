@@ -193,7 +193,7 @@ def markdown(run: GateRun) -> str:
         for row in failed:
             lines += ["", f"### `{row.tally.operation}` · `{row.tally.check}`"]
             for violation in (*row.new, *(v for v, _ in row.known)):
-                lines += ["", violation.message.replace("\n", "  \n")]
+                lines += ["", "```text", violation.message, "```"]
                 if violation.curl:
                     lines += ["", "```sh", violation.curl, "```"]
                 if violation.response:

@@ -78,12 +78,23 @@ def build_config(contract: Contract, options: RunnerOptions) -> SchemathesisConf
             }
         ],
     }
+    for check, (operations, _) in turned_off(contract).items():
+        data["operations"].append({"include-operation-id": operations, "checks": {check: {"enabled": False}}})
     if options.seed is not None:
         data["seed"] = options.seed
     try:
         return SchemathesisConfig.from_dict(data)
     except Exception as exc:
         raise GateError(f"invalid Schemathesis configuration: {exc}") from None
+
+
+def turned_off(contract: Contract) -> dict[str, tuple[list[str], str]]:
+    """Checks that do not apply to some operations: check -> (operationIds, why)."""
+    # Schemathesis judges "created, then not found" by path prefix; an operation without path parameters
+    # names no created resource by its path (`/api/training/deploy/runpod` is no child of `/api/training`).
+    unaddressed = [op.operation_id for op in contract.operations.values() if not op.parameters_in("path")]
+    why = "does not apply: the operation names no resource in its path"
+    return {"ensure_resource_availability": (unaddressed, why)} if unaddressed else {}
 
 
 def build_schema(
@@ -245,11 +256,12 @@ class Runner:
 
     def _record_skips(self, operation_ids: Iterable[str], results: Results, reasons: dict[str, str]) -> None:
         seen = {(tally.operation, tally.check) for tally in results}
+        off = {(op, check): why for check, (ops, why) in turned_off(self.contract).items() for op in ops}
         for operation in operation_ids:
             reason = reasons.get(operation, "no response of this operation reached the check")
             for check in self.checks:
                 if (operation, check) not in seen:
-                    results.skipped(operation, check, reason)
+                    results.skipped(operation, check, off.get((operation, check), reason))
 
 
 def _excerpt(response: Any) -> str:
