@@ -18,6 +18,7 @@ from mockserver.errors import plain_error
 from mockserver.faults import FaultError
 from mockserver.state import MockState
 from mockserver.store import StoreError
+from mockserver.store.datasets import download_token, gzipped
 
 PREFIX = "/__mock"
 
@@ -57,6 +58,7 @@ class Admin:
             Route(f"{PREFIX}/faults", self.get_faults, methods=["GET"]),
             Route(f"{PREFIX}/faults", self.put_faults, methods=["PUT"]),
             Route(f"{PREFIX}/faults", self.clear_faults, methods=["DELETE"]),
+            Route(f"{PREFIX}/storage/{{dataset_id}}", self.download, methods=["GET"]),
         ]
         from mockserver import sse
 
@@ -154,6 +156,10 @@ class Admin:
         """Forget every recorded request."""
         return _json({"cleared": self.state.journal.clear()})
 
+    async def download(self, request: Request) -> Response:
+        """A dataset file behind a signed download URL (`get_public_datasets`), gzipped JSONL."""
+        return _download(self.state, request.path_params["dataset_id"], request.query_params.get("token", ""))
+
     async def get_faults(self, request: Request) -> Response:
         """The fault table."""
         return _json(self.state.faults.as_json())
@@ -170,6 +176,16 @@ class Admin:
         """Remove every fault."""
         self.state.faults.clear()
         return _json({})
+
+
+def _download(state: MockState, dataset_id: str, token: str) -> Response:
+    datasets = state.store.datasets
+    row = datasets.get(dataset_id)
+    if row is None:
+        return _json({"error": f"dataset_id: no stored file {dataset_id}"}, 404)
+    if token != download_token(row["storage_path"]):
+        return _json({"error": "token: does not sign this file"}, 403)
+    return Response(gzipped(datasets.lines(dataset_id)), media_type="application/gzip")
 
 
 def _rate_limit(state: MockState) -> str | None:

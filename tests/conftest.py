@@ -8,10 +8,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -40,6 +43,7 @@ class MockProcess:
     url: str
     process: subprocess.Popen[str]
     banner: list[str] = field(default_factory=list)
+    output: deque[str] = field(default_factory=lambda: deque(maxlen=1000))
 
     @property
     def admin(self) -> str:
@@ -56,6 +60,11 @@ class MockProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def _drain(stream: IO[str], sink: deque[str]) -> None:
+    for line in stream:
+        sink.append(line)
 
 
 def start_mock(*args: str, env: dict[str, str] | None = None) -> MockProcess:
@@ -84,6 +93,8 @@ def start_mock(*args: str, env: dict[str, str] | None = None) -> MockProcess:
             process.kill()
             raise RuntimeError(f"ftl-mock printed no url in {START_TIMEOUT_S}s: {''.join(banner)}")
     handle = MockProcess(url=url, process=process, banner=banner)
+    # Keep reading the mock's output so a chatty log level can never fill the pipe and stall it.
+    threading.Thread(target=_drain, args=(process.stdout, handle.output), daemon=True).start()
     while True:
         try:
             if httpx.get(f"{handle.admin}/health", timeout=2).status_code == 200:

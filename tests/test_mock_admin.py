@@ -5,6 +5,7 @@ All against real mock processes.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator
 
@@ -221,3 +222,23 @@ def test_admin_index_lists_the_endpoints(client) -> None:
     endpoints = client.get("/__mock/").json()["endpoints"]
     assert "POST /__mock/reset" in endpoints
     assert "GET /__mock/journal" in endpoints
+
+
+def test_signed_download_urls_serve_the_stored_dataset(client) -> None:
+    datasets = client.get(path_of("get_public_datasets", id="sft-support-bot-demo")).json()["datasets"]
+    assert datasets
+    stored = {row["id"]: row for row in client.get("/__mock/data").json()["datasets"]}
+    for dataset in datasets:
+        download = httpx.get(dataset["download_url"], timeout=10)
+        assert download.status_code == 200
+        assert download.headers["content-type"] == "application/gzip"
+        lines = gzip.decompress(download.content).decode("utf-8").splitlines()
+        expected = [line if isinstance(line, str) else json.dumps(line) for line in stored[dataset["id"]]["content"]]
+        assert [json.loads(line) for line in lines] == [json.loads(line) for line in expected]
+
+
+def test_download_with_a_wrong_token_is_refused(client) -> None:
+    dataset = client.get(path_of("get_public_datasets", id="sft-support-bot-demo")).json()["datasets"][0]
+    forged = dataset["download_url"].split("?")[0] + "?token=0000"
+    assert httpx.get(forged, timeout=10).status_code == 403
+    assert client.get("/__mock/storage/no-such-dataset?token=x").status_code == 404

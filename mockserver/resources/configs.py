@@ -14,6 +14,7 @@ from starlette.responses import Response
 from mockserver.context import Context, Handler, utc_now
 from mockserver.resources._shapes import const_headers
 from mockserver.store._table import Row
+from mockserver.store.datasets import download_token
 
 NO_ROWS = "Cannot coerce the result to a single JSON object"
 PUBLIC_NOT_FOUND = "Config not found or not public"
@@ -114,11 +115,11 @@ def get_public_config(ctx: Context) -> Response:
     return _with_cors(ctx, ctx.json({"config": row}))
 
 
-def signed_url(ctx: Context, storage_path: str) -> str:
-    """A download URL for a stored dataset file, on the host the request came to."""
+def signed_url(ctx: Context, dataset: Row) -> str:
+    """A download URL of a stored dataset file on this mock (served by the admin app)."""
     host = ctx.headers.get("host", "127.0.0.1")
-    token = uuid.uuid5(uuid.NAMESPACE_URL, storage_path).hex
-    return f"http://{host}/storage/v1/object/sign/training-datasets/{storage_path}?token={token}&expires_in={SIGNED_URL_TTL_S}"
+    token = download_token(dataset["storage_path"])
+    return f"http://{host}/__mock/storage/{dataset['id']}?token={token}&expires_in={SIGNED_URL_TTL_S}"
 
 
 def get_public_datasets(ctx: Context) -> Response:
@@ -127,7 +128,7 @@ def get_public_datasets(ctx: Context) -> Response:
     if row is None:
         return _with_cors(ctx, ctx.error(404, PUBLIC_NOT_FOUND))
     datasets = [
-        {**dataset, "download_url": signed_url(ctx, dataset["storage_path"])}
+        {**dataset, "download_url": signed_url(ctx, dataset)}
         for dataset in ctx.state.store.datasets.of_config(row["id"])
     ]
     return _with_cors(ctx, ctx.json({"datasets": datasets}))

@@ -6,7 +6,9 @@ Seed rows may carry `content` (lines, or JSON values written one per line); resp
 from __future__ import annotations
 
 import copy
+import gzip
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -63,3 +65,13 @@ class Datasets(Table):
     def of_config(self, config_id: str) -> list[Row]:
         """The datasets attached to a training configuration, newest first."""
         return newest_first(row for row in self.rows.values() if row.get("config_id") == config_id)
+
+
+def download_token(storage_path: str) -> str:
+    """The token a signed download URL of this stored file carries (stable, so URLs survive a reset)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, storage_path).hex
+
+
+def gzipped(lines: Sequence[str]) -> bytes:
+    """A stored file's bytes as the platform keeps them: gzipped JSONL."""
+    return gzip.compress("".join(f"{line}\n" for line in lines).encode("utf-8"), mtime=0)
