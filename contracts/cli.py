@@ -100,13 +100,14 @@ class Flag:
 
 
 DEFAULTS = GateSettings()
+DEMO = "with the embedded mock, its demo"
 FLAGS: tuple[Flag, ...] = (
     Flag("base-url", _url, "backend to check; without it the gate starts ftl-mock on a free port", "embedded mock"),
     Flag("spec", str, "OpenAPI document of the contract", "the bundled spec/openapi.yaml"),
-    Flag("api-key", str, "API key (wak_...) for operations that accept one", "the demo key with the embedded mock"),
-    Flag("bearer", str, "session JWT for operations that need one", "the demo session with the embedded mock"),
-    Flag("job-token", str, "job token for job-token operations whose job the gate did not create", "the demo token"),
-    Flag("other-api-key", str, "another user's API key, to check that their request for our job gets 404", "bob's key"),
+    Flag("api-key", str, "API key (wak_...) for operations that accept one", f"none; {DEMO} key"),
+    Flag("bearer", str, "session JWT for operations that need one", f"none; {DEMO} session"),
+    Flag("job-token", str, "job token for operations on a job the gate did not create", f"none; {DEMO} token"),
+    Flag("other-api-key", str, "another user's API key (asking for our job must get 404)", f"none; {DEMO} 2nd user's"),
     Flag("include", _names, "only these operationIds or tags (repeat or comma-separate)", "all", "list"),
     Flag("exclude", _names, "skip these operationIds or tags (repeat or comma-separate)", "none", "list"),
     Flag("max-examples", _positive_int, "examples per operation and phase", str(DEFAULT_MAX_EXAMPLES)),
@@ -126,10 +127,10 @@ FLAGS: tuple[Flag, ...] = (
         "the target's time scale (expected heartbeat = spec interval x scale)",
         f"1; {EMBEDDED_TIME_SCALE:g} for the embedded mock, which is started with it",
     ),
-    Flag("heartbeat-tolerance", _fraction, "allowed heartbeat lateness, as a fraction of the interval", "0.5"),
+    Flag("heartbeat-tolerance", _fraction, "heartbeat lateness allowed: fraction of the interval, plus 0.25 s", "0.5"),
     Flag("delivery-bound", _positive_float, "seconds an upload's events may take to arrive", "5"),
     Flag("live", _bool, "create a job and upload predictions while its stream is open", "on", "switch"),
-    Flag("stream-job", str, "job whose stream is read when the gate cannot create one", "the demo job"),
+    Flag("stream-job", str, "job whose stream is read when the gate cannot create one", "none; the demo job"),
     Flag("request-timeout", _positive_float, "seconds per request", str(DEFAULTS.request_timeout)),
     Flag("quiet", _bool, "no live progress and no summary table, only the last line", "off", "switch"),
 )
