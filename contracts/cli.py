@@ -141,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Check a FineTune Lab backend (or the embedded ftl-mock) against the contract.",
-        epilog="Exit codes: 0 no violations, 1 violations found, 2 usage or setup error.",
+        epilog="Exit codes: 0 no violations, 1 violations found, 2 usage or setup error. "
+        "SDK conformance: `ftl-gate sdk --help`.",
     )
     for flag in FLAGS:
         help_text = f"{flag.help} [default: {flag.shown}; env {flag.env}]"
