@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 
     from mockserver.state import MockState
     from mockserver.store import Store
+
+logger = logging.getLogger("mockserver.scenarios")
 
 SCENARIO_DIR = SPEC_DIR / "scenarios"
 SCHEMA_FILE = SCENARIO_DIR / "scenario.schema.json"
@@ -233,11 +236,13 @@ class ScenarioStream(EventStream):
         super().__init__(hub, job_id, int(error["status"]) if error is not None else 200)
         self.scenario = scenario
         self.feed = feed
+        self._error_body = b""
+        if error is not None:
+            self._error_body, self.raw_headers = self._error_response(error)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        error = self.scenario.http_error
-        if error is not None:
-            await self._http_error(send, error)
+        if self.scenario.http_error is not None:
+            await self._http_error(send)
             return
         sub = self.hub.subscribe(self.job_id, predictions=False, heartbeats=False)
         writer = StreamWriter(sub, send, receive)
@@ -245,14 +250,19 @@ class ScenarioStream(EventStream):
         writer.deliver = run.deliver
         try:
             await writer.start(self.raw_headers)
-            await run.steps(self.scenario.steps)
+            try:
+                await run.steps(self.scenario.steps)
+            except ScenarioError as exc:
+                # E.g. an insert step after the job was deleted: end this stream, keep the server quiet.
+                logger.warning("scenario %s on job %s stopped: %s", self.scenario.name, self.job_id, exc)
+                sub.close("script")
             if not sub.closed:
                 await writer.run()
         finally:
             self.hub.unsubscribe(sub)
             await writer.finish()
 
-    async def _http_error(self, send: Send, error: Mapping[str, Any]) -> None:
+    def _error_response(self, error: Mapping[str, Any]) -> tuple[bytes, list[tuple[bytes, bytes]]]:
         status = int(error["status"])
         content_type = str(error.get("content_type", "text/plain"))
         body = error.get("body")
@@ -264,8 +274,11 @@ class ScenarioStream(EventStream):
             content_type += "; charset=utf-8"
         payload = str(body).encode("utf-8")
         headers = [(b"content-type", content_type.encode("latin-1")), (b"content-length", str(len(payload)).encode())]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": payload, "more_body": False})
+        return payload, headers
+
+    async def _http_error(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self._error_body, "more_body": False})
 
 
 class ScenarioRun:

@@ -375,15 +375,16 @@ class StreamHub:
                 except TimeoutError:
                     pass
                 continue
-            frame: bytes | None = None
+            # One timestamp per tick: every stream of a job due in this tick gets the same bytes.
+            frames: dict[str, bytes] = {}
             now = time.monotonic()
             while self._beats and self._beats[0][0] <= now:
                 due, _, sub = heapq.heappop(self._beats)
                 if sub.closed:
                     continue
+                frame = frames.get(sub.job_id)
                 if frame is None:
-                    # One timestamp per tick: every stream due in this tick gets the same bytes.
-                    frame = self.events.event(name, sub.job_id)
+                    frame = frames[sub.job_id] = self.events.event(name, sub.job_id)
                 self._deliver(sub, frame)
                 if sub.closed:
                     continue
@@ -436,9 +437,14 @@ class StreamWriter:
         return self._watch is not None and self._watch.done()
 
     async def flush(self) -> None:
-        """Send every queued chunk, one send per chunk."""
+        """Send every queued chunk, one send per chunk; close the stream if the client has left."""
         queue = self.sub.queue
-        while queue and not self.client_gone:
+        while queue:
+            if self.client_gone:
+                # Close now rather than in the watcher's done callback: until that runs, a writer that
+                # found chunks queued would loop without ever yielding to the event loop.
+                self.sub.close("client")
+                return
             await self.deliver(queue.popleft())
 
     async def write(self, chunk: bytes) -> None:

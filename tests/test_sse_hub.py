@@ -201,3 +201,21 @@ def test_a_stalled_client_does_not_block_fan_out_and_is_dropped() -> None:
         await hub.stop()
 
     run(scenario)
+
+
+@pytest.mark.timeout(10)
+def test_a_client_leaving_while_messages_are_queued_ends_the_stream() -> None:
+    async def scenario() -> None:
+        hub = StreamHub(STREAM, time_scale=1.0, queue_size=10)
+        await hub.start()
+        client = FakeClient()
+        task = asyncio.create_task(LiveStream(hub, JOB)(scope={}, receive=client.receive, send=client.send))
+        await until(lambda: hub.subscribers(JOB) == 1 and bool(client.sent))
+        # The disconnect and a new message land in the same loop iteration.
+        client.gone.set()
+        hub.on_prediction(JOB, {"job_id": JOB}, 1)
+        await task
+        assert hub.open_streams == 0
+        await hub.stop()
+
+    run(scenario)

@@ -436,8 +436,9 @@ def until(condition: Any, timeout: float) -> float | None:
     """Seconds until `condition()` held, or None after `timeout`."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        if condition():
-            return time.monotonic() - started
+        with contextlib.suppress(httpx.TransportError):
+            if condition():
+                return time.monotonic() - started
         time.sleep(0.05)
     return None
 
