@@ -120,7 +120,7 @@ COMMON = [
         "multiplies every interval, users' and the mock's heartbeat (1/60: an hour in a minute)",
     ),
     Flag("--workers", count, "0", "Locust workers on loopback under one master (0: a single local runner)"),
-    Flag("--out", Path, None, "report directory"),
+    Flag("--out", Path, None, "report directory (default: reports/load-<timestamp> or reports/capacity-<timestamp>)"),
 ]
 COMPARE = [
     Flag("--tabs", positive_int, "2", "dashboard tabs open per job"),
@@ -139,17 +139,23 @@ DEFAULTS = {
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="ftl-load", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = Parser(
+        prog="ftl-load",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog="Exit codes: 0 done, 1 the run completed but requests failed, 2 usage or setup error.",
+    )
     commands = parser.add_subparsers(dest="command", metavar="{compare,capacity}", parser_class=Parser)
     for name, flags, text in (
         ("compare", COMMON + COMPARE, "polling versus SSE for the same workload, side by side"),
         ("capacity", COMMON + CAPACITY, "ramp SSE dashboard tabs and report streams held, fan-out delay, errors"),
     ):
-        sub = commands.add_parser(name, help=text, description=text)
+        sub = commands.add_parser(name, help=text, description=text, epilog=parser.epilog)
         for flag in flags:
             default = DEFAULTS[name].get(flag.name, flag.default)
-            shown = f"default: {default}" if default is not None else "no default"
-            sub.add_argument(flag.name, default=None, help=f"{flag.help} [{shown}; env {flag.env}]")
+            shown = f"default: {default}; " if default is not None else ""
+            sub.add_argument(
+                flag.name, default=None, metavar=flag.dest.upper(), help=f"{flag.help} [{shown}env {flag.env}]"
+            )
     return parser
 
 

@@ -23,6 +23,8 @@ from load.target import StreamSampler, Target, create_jobs, start_mock
 
 # Requests a dashboard tab makes to keep its chart live: what the design note's "99 %" is about.
 LIVE_KINDS = ("poll", "refetch")
+# Every HTTP request the users send (the SSE entries besides the connect are measurements, not requests).
+HTTP_KINDS = ("mount", "poll", "refetch", "upload", "stream_connect")
 
 
 @dataclass(frozen=True)
@@ -79,16 +81,17 @@ def run_mode(
         run_time_s=workload.wall_s + plan["grace_s"] + plan["barrier_timeout_s"] + 30,
         workers=run.workers,
     )
-    cpu_before = target.cpu_seconds()
+    cpu_before, served_before = target.cpu_seconds(), target.requests_served()
     started = time.monotonic()
     with StreamSampler(target) as sampler:
         stats_json = run_locust(locust_run)
     wall = time.monotonic() - started
-    cpu_after = target.cpu_seconds()
-    cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+    cpu_after, served_after = target.cpu_seconds(), target.requests_served()
     summary = summarize(read_entries(stats_json), workload, mode)
     summary.update(
-        server_cpu_s=cpu,
+        server_cpu_s=difference(cpu_before, cpu_after),
+        # The server's own count of the requests it received, to hold against the client's.
+        server_requests=difference(served_before, served_after),
         peak_open_streams=sampler.peak,
         wall_s=wall,
         reports={
@@ -100,6 +103,11 @@ def run_mode(
         },
     )
     return summary
+
+
+def difference(before: float | None, after: float | None) -> Any:
+    """after - before, or None when either is unknown."""
+    return None if before is None or after is None else after - before
 
 
 def summarize(entries: list[Entry], workload: Workload, mode: str) -> dict[str, Any]:
@@ -126,6 +134,7 @@ def summarize(entries: list[Entry], workload: Workload, mode: str) -> dict[str, 
         "counts": counts,
         "events": events,
         "predictions_uploaded": uploaded,
+        "http_requests": sum(counts[k] for k in HTTP_KINDS),
         "live_update_requests": live,
         "connections": connections,
         "per_job_hour": {

@@ -51,14 +51,25 @@ class Target:
             return None
         return float(times.user + times.system)
 
-    def open_streams(self) -> int | None:
-        """Streams the mock reports open, or None when the target has no ftl-mock admin API."""
+    def health(self) -> dict[str, Any]:
+        """The mock's health report, or {} when the target has no ftl-mock admin API."""
         try:
             response = httpx.get(f"{self.admin}/health", timeout=2)
-            value = response.json().get("open_streams") if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError, AttributeError):
-            return None
-        return int(value) if isinstance(value, int) else None
+            data = response.json() if response.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def open_streams(self) -> int | None:
+        """Streams the mock reports open, or None when unknown."""
+        value = self.health().get("open_streams")
+        return value if isinstance(value, int) else None
+
+    def requests_served(self) -> int | None:
+        """Contract requests the mock has journaled since it started, or None when unknown."""
+        journal = self.health().get("journal")
+        value = journal.get("total") if isinstance(journal, dict) else None
+        return value if isinstance(value, int) else None
 
     def stop(self) -> None:
         """Stop the mock this run started (a given target is left alone)."""

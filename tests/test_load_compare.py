@@ -83,6 +83,9 @@ def assert_counts(result: dict[str, Any]) -> None:
     )
     assert polling["failures"] == 0
     assert sse["failures"] == 0
+    # The mock's journal saw exactly the requests the users report.
+    assert polling["server_requests"] == polling["http_requests"]
+    assert sse["server_requests"] == sse["http_requests"]
 
 
 @pytest.mark.slow
