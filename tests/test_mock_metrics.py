@@ -120,3 +120,19 @@ def test_someone_elses_job_is_not_found(mock: MockProcess, tail: str) -> None:
     assert httpx.get(local(mock, "job_bob_001", tail), headers={"X-API-Key": BOB_KEY}).status_code == 200
     listed = httpx.get(f"{mock.url}/api/training/local/metrics", params={"job_id": "job_bob_001"}, headers=KEY)
     assert listed.status_code == 404
+
+
+def test_undeclared_keys_of_an_upload_never_corrupt_stored_rows(
+    mock: MockProcess, job: tuple[str, dict[str, str]]
+) -> None:
+    import spec
+
+    job_id, worker = job
+    body = {"step": 5, "epoch": 0, "id": [[1]], "timestamp": 7, "loss_trend": {"x": 1}}
+    assert httpx.put(local(mock, job_id, "metrics"), json=body, headers=worker).status_code == 200
+    response = httpx.get(local(mock, job_id, "metrics"), headers=KEY)
+    schema = spec.load().operation("get_metrics").success.media().schema
+    assert schema is not None
+    assert list(schema.violations(response.json())) == []
+    [point] = response.json()["metrics"]
+    assert point["id"] != [[1]] and isinstance(point["timestamp"], str) and point["loss_trend"] is None

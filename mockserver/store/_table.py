@@ -59,6 +59,27 @@ def columns(schema: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(names)
 
 
+class ColumnTypes:
+    """Per-column schemas of a row: a column keeps only a value of its type, as a database would.
+
+    Uploads may carry keys their request schema does not declare; those must never corrupt a row.
+    """
+
+    def __init__(self, schema: Mapping[str, Any] | None) -> None:
+        parts = [schema, *(schema.get("allOf") or [])] if schema else []
+        self._schemas = {
+            name: Schema(sub)
+            for part in parts
+            if isinstance(part, Mapping)
+            for name, sub in (part.get("properties") or {}).items()
+        }
+
+    def typed(self, column: str, value: Any) -> Any:
+        """`value` when the column's schema accepts it (or the column is untyped), else None."""
+        schema = self._schemas.get(column)
+        return value if value is None or schema is None or schema.is_valid(value) else None
+
+
 def nullable_columns(schema: Mapping[str, Any]) -> tuple[str, ...]:
     """The properties of an object schema that may hold null (a stored row carries them as null)."""
     found: dict[str, None] = {}

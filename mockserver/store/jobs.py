@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mockserver.context import utc_now
-from mockserver.store._table import Row, Table, newest_first
+from mockserver.store._table import ColumnTypes, Row, Table, newest_first
 
 
 def new_job_token() -> str:
@@ -24,10 +24,11 @@ class Jobs(Table):
     def __init__(self, columns: Sequence[str], schema: Mapping[str, Any] | None = None) -> None:
         super().__init__("jobs", schema)
         self.columns = tuple(dict.fromkeys([*columns, "job_token"]))
+        self._types = ColumnTypes(schema)
 
     def complete(self, fields: Mapping[str, Any]) -> Row:
         """A full row: every column present (null when not given), token and times filled in."""
-        row = {name: fields.get(name) for name in self.columns}
+        row = {name: self._types.typed(name, fields.get(name)) for name in self.columns}
         now = utc_now()
         row["job_token"] = fields.get("job_token") or new_job_token()
         row["status"] = fields.get("status") or "pending"
@@ -47,7 +48,7 @@ class Jobs(Table):
         """Write the given columns of a job (unknown keys are ignored) and touch `updated_at`."""
         for name, value in fields.items():
             if name in self.columns and name not in ("id", "created_at"):
-                row[name] = value
+                row[name] = self._types.typed(name, value)
         row["updated_at"] = utc_now()
         return row
 

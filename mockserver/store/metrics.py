@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mockserver.context import utc_now
-from mockserver.store._table import Row, StoreError
+from mockserver.store._table import ColumnTypes, Row, StoreError
 from spec import Schema
 
 LOG_LINES_KEPT = 10_000
@@ -34,13 +34,18 @@ class Metrics:
         self._logs: dict[str, list[str]] = {}
         self._errors: dict[str, Row] = {}
         self._next_id = 1
+        self._types = ColumnTypes(schema)
 
     def complete(self, job_id: str, point: Mapping[str, Any]) -> Row:
-        """A full metric row: every column present (null when not given), id and time set."""
-        row = {name: point.get(name) for name in self.columns}
-        row["id"] = point.get("id") if point.get("id") is not None else self._take_id()
+        """A full metric row: every column present (null when not given), id and time set.
+
+        Like the database, a column keeps only a value of its type: an uploaded point may carry
+        keys the upload schema does not declare, and those must not corrupt the stored row.
+        """
+        row = {name: self._types.typed(name, point.get(name)) for name in self.columns}
+        row["id"] = row["id"] if row.get("id") is not None else self._take_id()
         row["job_id"] = job_id
-        row["timestamp"] = point.get("timestamp") or utc_now()
+        row["timestamp"] = row.get("timestamp") or utc_now()
         return row
 
     def _take_id(self) -> int:
