@@ -177,7 +177,15 @@ def upload_template(contract: Contract, job_id: str, user_id: str) -> dict[str, 
         raise LoadError(f"{op.operation_id}: the spec has no request example with an item at {trigger['items']}")
     item = items[0]
     swaps = {str(example.get("job_id")): job_id, str(item.get("user_id")): user_id}
-    return substitute({**example, str(trigger["items"]).strip("/"): [item]}, swaps)
+    return substitute(replace_at(example, str(trigger["items"]), [item]), swaps)
+
+
+def replace_at(document: Any, pointer: str, value: Any) -> Any:
+    """A copy of `document` with the value at a JSON pointer (into objects) replaced."""
+    head, _, rest = pointer.lstrip("/").partition("/")
+    if not isinstance(document, dict):
+        raise LoadError(f"cannot follow {pointer!r} into a non-object")
+    return {**document, head: replace_at(document.get(head), "/" + rest, value) if rest else value}
 
 
 def substitute(value: Any, swaps: dict[str, str]) -> Any:
