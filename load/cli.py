@@ -196,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ftl-load: interrupted", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # Whoever read our output (`| head`) left; the reports are written, say nothing more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def run(command: str, values: dict[str, Any]) -> int:
