@@ -565,6 +565,12 @@ class Scenarios:
             found = state.extras["scenarios"] = cls(state)
         return found
 
+    def reset(self) -> None:
+        """Forget every binding and stop background inserts (for the admin reset)."""
+        self.bindings.clear()
+        for task in list(self._tasks):
+            task.cancel()
+
     def for_job(self, job_id: str) -> Scenario | None:
         """The scenario a job's streams play: its own binding, else the mock's `--scenario`, else none."""
         bound = self.bindings.get(job_id)

@@ -22,6 +22,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -161,9 +162,17 @@ def start(command: list[str], last: str = "url:") -> tuple[subprocess.Popen[str]
         banner.append(line.rstrip())
         if line.strip().startswith(last):
             url = next(b for b in banner if b.strip().startswith("url:"))
+            # Keep reading the server's output so a burst of log lines can never block it on a full pipe.
+            threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
             return process, url.split("url:", 1)[1].strip(), banner
     process.kill()
     raise RuntimeError(f"server did not start: {' | '.join(banner)}")
+
+
+def _drain(stream: Any) -> None:
+    for line in stream:
+        if "Traceback" in line or "ERROR" in line:
+            print(f"server: {line.rstrip()}", file=sys.stderr)
 
 
 def start_mock(time_scale: float) -> Target:
