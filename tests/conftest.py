@@ -44,6 +44,7 @@ class MockProcess:
     process: subprocess.Popen[str]
     banner: list[str] = field(default_factory=list)
     output: deque[str] = field(default_factory=lambda: deque(maxlen=1000))
+    drain: threading.Thread | None = None
 
     @property
     def admin(self) -> str:
@@ -51,6 +52,12 @@ class MockProcess:
 
     def reset(self) -> None:
         httpx.post(f"{self.admin}/reset", timeout=10).raise_for_status()
+
+    def logged(self) -> str:
+        """What the mock printed after its banner (all of it once the process has ended)."""
+        if self.process.poll() is not None and self.drain is not None:
+            self.drain.join(timeout=10)
+        return "".join(self.output)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -89,12 +96,18 @@ def start_mock(*args: str, env: dict[str, str] | None = None) -> MockProcess:
         banner.append(line)
         if line.strip().startswith("url:"):
             url = line.split("url:", 1)[1].strip()
+    # The rest of the banner (admin URL and demo credentials) is indented under the url line.
+    while (line := process.stdout.readline()).startswith("  "):
+        banner.append(line)
+        if line.strip().startswith("job token:"):
+            break
         if time.monotonic() > deadline:
             process.kill()
             raise RuntimeError(f"ftl-mock printed no url in {START_TIMEOUT_S}s: {''.join(banner)}")
     handle = MockProcess(url=url, process=process, banner=banner)
     # Keep reading the mock's output so a chatty log level can never fill the pipe and stall it.
-    threading.Thread(target=_drain, args=(process.stdout, handle.output), daemon=True).start()
+    handle.drain = threading.Thread(target=_drain, args=(process.stdout, handle.output), daemon=True)
+    handle.drain.start()
     while True:
         try:
             if httpx.get(f"{handle.admin}/health", timeout=2).status_code == 200:
