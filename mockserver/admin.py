@@ -99,10 +99,13 @@ class Admin:
         )
 
     async def reset(self, request: Request) -> Response:
-        """Back to the seed data, without faults or rate-limit history (the journal is kept)."""
+        """Back to the seed data, without faults, rate-limit history or scenario bindings (the journal is kept)."""
+        from mockserver.scenarios import Scenarios
+
         self.state.store.reset()
         self.state.faults.clear()
         self.state.limiter.reset()
+        Scenarios.of(self.state).reset()
         return _json({"status": "reset"})
 
     async def get_data(self, request: Request) -> Response:

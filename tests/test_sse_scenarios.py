@@ -325,3 +325,11 @@ def test_an_unknown_scenario_flag_is_a_usage_error() -> None:
     )
     assert done.returncode == 2
     assert "no-such-scenario" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_reset_forgets_scenario_bindings(mock: MockProcess) -> None:
+    bound = httpx.put(f"{mock.admin}/streams/job_demo_001", json={"scenario": "flaky"}, timeout=10)
+    assert bound.status_code == 200
+    assert "job_demo_001" in httpx.get(f"{mock.admin}/streams", timeout=10).json()["bindings"]
+    mock.reset()
+    assert httpx.get(f"{mock.admin}/streams", timeout=10).json()["bindings"] == {}
