@@ -7,10 +7,7 @@ process is known) and samples the mock's open-stream count while Locust runs.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +17,9 @@ import psutil
 
 from load.errors import LoadError
 from load.plan import route
+from mockserver import process
+from mockserver.process import MockProcess
 from spec import Contract
-
-START_TIMEOUT_S = 30.0
-BANNER_KEYS = {"url": "url", "api key": "api_key", "jwt": "session"}
 
 
 @dataclass
@@ -34,7 +30,7 @@ class Target:
     api_key: str
     session: str
     pid: int | None = None
-    process: subprocess.Popen[str] | None = None
+    mock: MockProcess | None = None
     banner: list[str] = field(default_factory=list)
 
     @property
@@ -73,55 +69,25 @@ class Target:
 
     def stop(self) -> None:
         """Stop the mock this run started (a given target is left alone)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.mock is not None:
+            self.mock.stop()
 
 
 def start_mock(time_scale: float, log_path: Path, extra_args: tuple[str, ...] = ()) -> Target:
     """Start `python -m mockserver --port 0 --time-scale S` and read its banner for url and credentials."""
-    command = [sys.executable, "-m", "mockserver", "--port", "0", "--time-scale", repr(time_scale), *extra_args]
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    root = Path(__file__).resolve().parent.parent
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
-    }
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=root)
-    assert process.stdout is not None
-    found: dict[str, str] = {}
-    banner: list[str] = []
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while "url" not in found or "api_key" not in found or "session" not in found:
-        line = process.stdout.readline()
-        if not line or time.monotonic() > deadline:
-            process.kill()
-            raise LoadError(f"ftl-mock did not start: {''.join(banner).strip() or 'no output'}")
-        banner.append(line)
-        key, sep, value = line.strip().partition(":")
-        if sep and key in BANNER_KEYS:
-            found[BANNER_KEYS[key]] = value.strip().split()[0]
-    # The rest of its output goes to a log file, so a full pipe never blocks the mock.
-    threading.Thread(target=_drain, args=(process, log_path), daemon=True).start()
-    target = Target(found["url"], found["api_key"], found["session"], process.pid, process, banner)
-    while target.open_streams() is None:
-        if time.monotonic() > deadline or process.poll() is not None:
-            target.stop()
-            raise LoadError(f"ftl-mock at {target.url} never became healthy")
-        time.sleep(0.05)
-    return target
-
-
-def _drain(process: subprocess.Popen[str], log_path: Path) -> None:
-    assert process.stdout is not None
-    with log_path.open("a", encoding="utf-8") as log:
-        for line in process.stdout:
-            log.write(line)
+    pythonpath = os.pathsep.join(filter(None, [str(process.ROOT), os.environ.get("PYTHONPATH")]))
+    try:
+        # Its output after the banner goes to a log file; the launcher keeps reading, so the pipe never fills.
+        mock = process.start(
+            "--time-scale", repr(time_scale), *extra_args, env={"PYTHONPATH": pythonpath}, log=log_path
+        )
+    except process.LaunchError as exc:
+        raise LoadError(str(exc)) from None
+    if mock.api_key is None or mock.jwt is None:
+        mock.stop()
+        raise LoadError(f"ftl-mock did not start: its banner has no demo api key or jwt: {' | '.join(mock.banner)}")
+    return Target(mock.url, mock.api_key, mock.jwt, mock.pid, mock, mock.banner)
 
 
 def create_jobs(target: Target, contract: Contract, prefix: str, count: int) -> list[dict[str, str]]:

@@ -5,19 +5,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import threading
-import time
-from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import httpx
 import pytest
+
+from mockserver import process
+from mockserver.process import MockProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 ALICE = "8a7c2f1e-4b3d-4c5e-9f6a-1b2c3d4e5f60"
@@ -33,91 +28,11 @@ ALICE_JWT = "ftl-demo-session-alice"
 BOB_JWT = "ftl-demo-session-bob"
 DEMO_JOB = "job_demo_001"
 DEMO_JOB_TOKEN = "lqXWBRwkBQjJ22Aoe_E-QqnLQ1onUWynCJW6kZprmwg"
-START_TIMEOUT_S = 30.0
-
-
-@dataclass
-class MockProcess:
-    """A running `ftl-mock` subprocess."""
-
-    url: str
-    process: subprocess.Popen[str]
-    banner: list[str] = field(default_factory=list)
-    output: deque[str] = field(default_factory=lambda: deque(maxlen=1000))
-    drain: threading.Thread | None = None
-
-    @property
-    def admin(self) -> str:
-        return f"{self.url}/__mock"
-
-    def reset(self) -> None:
-        httpx.post(f"{self.admin}/reset", timeout=10).raise_for_status()
-
-    def logged(self) -> str:
-        """What the mock printed after its banner (all of it once the process has ended)."""
-        if self.process.poll() is not None and self.drain is not None:
-            self.drain.join(timeout=10)
-        return "".join(self.output)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def _drain(stream: IO[str], sink: deque[str]) -> None:
-    for line in stream:
-        sink.append(line)
 
 
 def start_mock(*args: str, env: dict[str, str] | None = None) -> MockProcess:
     """Start `python -m mockserver --port 0 *args` and wait until it answers its health check."""
-    command = [sys.executable, "-m", "mockserver", "--port", "0", *args]
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-    )
-    assert process.stdout is not None
-    banner: list[str] = []
-    url = None
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while url is None:
-        line = process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"ftl-mock exited before serving: {''.join(banner)}")
-        banner.append(line)
-        if line.strip().startswith("url:"):
-            url = line.split("url:", 1)[1].strip()
-    # The rest of the banner (admin URL and demo credentials) is indented under the url line.
-    while (line := process.stdout.readline()).startswith("  "):
-        banner.append(line)
-        if line.strip().startswith("job token:"):
-            break
-        if time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"ftl-mock printed no url in {START_TIMEOUT_S}s: {''.join(banner)}")
-    handle = MockProcess(url=url, process=process, banner=banner)
-    # Keep reading the mock's output so a chatty log level can never fill the pipe and stall it.
-    handle.drain = threading.Thread(target=_drain, args=(process.stdout, handle.output), daemon=True)
-    handle.drain.start()
-    while True:
-        try:
-            if httpx.get(f"{handle.admin}/health", timeout=2).status_code == 200:
-                return handle
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or process.poll() is not None:
-            handle.stop()
-            raise RuntimeError(f"ftl-mock at {url} never became healthy")
-        time.sleep(0.05)
+    return process.start(*args, env=env)
 
 
 @pytest.fixture

@@ -19,20 +19,19 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+from mockserver import process
+from mockserver.process import MockProcess
+
 JOB = "job_demo_001"
 PATH = f"/api/training/predictions/{JOB}"
 QUERY = "limit=10"
 KEY = "wak_j6S4qYhLagyZf5dM0YG2x1AqBunB27b4"
-START_TIMEOUT_S = 30.0
 WRK_HINT = "wrk is not installed: `apt-get install -y wrk` (Debian/Ubuntu), `brew install wrk` (macOS)"
 
 
@@ -74,57 +73,24 @@ def serve_bare(body_file: Path, encode: bool) -> None:
 # --- processes ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    """A server subprocess and its base URL."""
-
-    name: str
-    url: str
-    process: subprocess.Popen[str]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 def _pin(cpu: int | None) -> list[str]:
     return ["taskset", "-c", str(cpu)] if cpu is not None else []
 
 
-def start(name: str, args: list[str], cpu: int | None) -> Server:
-    """Start a server that prints `url: http://…`, and wait until it answers."""
-    process = subprocess.Popen(
-        [*_pin(cpu), sys.executable, *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    deadline = time.monotonic() + START_TIMEOUT_S
-    url = None
-    while url is None:
-        line = process.stdout.readline()
-        if not line:
-            raise SystemExit(f"{name} exited before serving")
-        if line.strip().startswith("url:"):
-            url = line.split("url:", 1)[1].strip()
-        if time.monotonic() > deadline:
-            process.kill()
-            raise SystemExit(f"{name} printed no url in {START_TIMEOUT_S}s")
-    server = Server(name, url, process)
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{url}{PATH}?{QUERY}", headers={"X-API-Key": KEY}, timeout=2).status_code == 200:
-                return server
-        time.sleep(0.05)
-    server.stop()
-    raise SystemExit(f"{name} at {url} never answered 200 on {PATH}")
+def start_mock(cpu: int | None) -> MockProcess:
+    """Start ftl-mock on a free port and wait until it is healthy."""
+    try:
+        return process.start("--log-level", "warning", prefix=_pin(cpu))
+    except process.LaunchError as exc:
+        raise SystemExit(str(exc)) from None
+
+
+def start_bare(name: str, args: list[str], cpu: int | None) -> MockProcess:
+    """Start a bare app (`python *args`, printing `url: http://…`), and wait until it answers 200 on the path."""
+    try:
+        return process.launch([*_pin(cpu), sys.executable, *args], name=name, last="url:", health=f"{PATH}?{QUERY}")
+    except process.LaunchError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 MOCK = "ftl-mock"
@@ -133,12 +99,12 @@ BARE_JSON = "bare Starlette, JSONResponse"
 
 
 @contextlib.contextmanager
-def servers(cpu: int | None) -> Iterator[tuple[dict[str, Server], int]]:
+def servers(cpu: int | None) -> Iterator[tuple[dict[str, MockProcess], int]]:
     """The mock and two bare apps serving the same body; yields them by name and the body size."""
-    started: dict[str, Server] = {}
+    started: dict[str, MockProcess] = {}
     handle = tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False)  # noqa: SIM115 - removed below
     try:
-        started[MOCK] = start(MOCK, ["-m", "mockserver", "--port", "0", "--log-level", "warning"], cpu)
+        started[MOCK] = start_mock(cpu)
         body = httpx.get(f"{started[MOCK].url}{PATH}?{QUERY}", headers={"X-API-Key": KEY}, timeout=5).content
         count = len(json.loads(body).get("predictions", []))
         if count != 10:
@@ -146,8 +112,8 @@ def servers(cpu: int | None) -> Iterator[tuple[dict[str, Server], int]]:
         with handle:
             handle.write(body)
         bare = ["-m", "load.benchmarks.mock_throughput", "--serve-bare", handle.name]
-        started[BARE] = start(BARE, bare, cpu)
-        started[BARE_JSON] = start(BARE_JSON, [*bare, "--encode"], cpu)
+        started[BARE] = start_bare(BARE, bare, cpu)
+        started[BARE_JSON] = start_bare(BARE_JSON, [*bare, "--encode"], cpu)
         for name in (BARE, BARE_JSON):
             size = len(httpx.get(f"{started[name].url}{PATH}?{QUERY}", timeout=5).content)
             if size != len(body):

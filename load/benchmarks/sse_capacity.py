@@ -20,12 +20,10 @@ import re
 import resource
 import socket
 import statistics
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -33,7 +31,9 @@ from typing import Any
 import httpx
 import psutil
 
-ROOT = Path(__file__).resolve().parents[2]
+from mockserver import process as launcher
+from mockserver.process import MockProcess
+
 START_TIMEOUT_S = 60.0
 OPEN_TIMEOUT_S = 180.0
 EVENT_TIMEOUT_S = 30.0
@@ -122,16 +122,22 @@ class Target:
     """A server under test: how to subscribe, upload and read its open-stream count."""
 
     name: str
-    process: subprocess.Popen[str]
-    url: str
+    server: MockProcess
     stream_path: str
     stream_headers: dict[str, str]
-    banner: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def banner(self) -> list[str]:
+        return self.server.banner
 
     @property
     def rss(self) -> int:
         """The server's resident memory in bytes."""
-        return int(psutil.Process(self.process.pid).memory_info().rss)
+        return int(psutil.Process(self.server.pid).memory_info().rss)
 
     def open_streams(self) -> int:
         """Streams the server says are open."""
@@ -140,76 +146,34 @@ class Target:
 
     def stop(self) -> None:
         """Terminate the server (kill it if it does not stop)."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.server.stop(timeout=15)
 
 
-def start(command: list[str], last: str = "url:") -> tuple[subprocess.Popen[str], str, list[str]]:
-    """Start a server that prints `url: ...`; the process, its URL and its banner up to the `last` line."""
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert process.stdout is not None
-    banner: list[str] = []
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        banner.append(line.rstrip())
-        if line.strip().startswith(last):
-            url = next(b for b in banner if b.strip().startswith("url:"))
-            # Keep reading the server's output so a burst of log lines can never block it on a full pipe.
-            threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
-            return process, url.split("url:", 1)[1].strip(), banner
-    process.kill()
-    raise RuntimeError(f"server did not start: {' | '.join(banner)}")
-
-
-def _drain(stream: Any) -> None:
-    for line in stream:
-        if "Traceback" in line or "ERROR" in line:
-            print(f"server: {line.rstrip()}", file=sys.stderr)
+def _report_errors(line: str) -> None:
+    # The launcher keeps reading the server's output so a burst of log lines can never block it on a full pipe.
+    if "Traceback" in line or "ERROR" in line:
+        print(f"server: {line.rstrip()}", file=sys.stderr)
 
 
 def start_mock(time_scale: float) -> Target:
     """ftl-mock on a free port with the bundled demo data."""
     import spec
 
-    command = [sys.executable, "-m", "mockserver", "--port", "0", "--time-scale", str(time_scale)]
-    process, url, banner = start(command, last="job token:")
-    values = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in banner)}
-    key = values["api key"]
-    job = re.search(r"\(job (\S+)\)", values["job token"])
-    assert job is not None
+    server = launcher.start("--time-scale", str(time_scale), timeout=START_TIMEOUT_S, on_line=_report_errors)
+    assert server.api_key is not None
+    assert server.job_id is not None
     stream = spec.load().stream
-    path = stream.operation.path.replace("{jobId}", job.group(1))
-    target = Target("ftl-mock", process, url, path, {"X-API-Key": key, "Accept": "text/event-stream"}, banner)
-    _wait_healthy(target)
-    return target
+    path = stream.operation.path.replace("{jobId}", server.job_id)
+    return Target("ftl-mock", server, path, {"X-API-Key": server.api_key, "Accept": "text/event-stream"})
 
 
 def start_bare(heartbeat_s: float) -> Target:
     """The bare Starlette broadcast app on a free port."""
     command = [sys.executable, "-m", "load.benchmarks.sse_capacity", "--serve-bare", str(heartbeat_s)]
-    process, url, banner = start(command)
-    target = Target("bare starlette", process, url, "/stream/job_bench", {"Accept": "text/event-stream"}, banner)
-    _wait_healthy(target)
-    return target
-
-
-def _wait_healthy(target: Target) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.TransportError):
-            target.open_streams()
-            return
-        time.sleep(0.1)
-    target.stop()
-    raise RuntimeError(f"{target.name} never became healthy")
+    server = launcher.launch(
+        command, name="bare starlette", last="url:", health="/health", timeout=START_TIMEOUT_S, on_line=_report_errors
+    )
+    return Target("bare starlette", server, "/stream/job_bench", {"Accept": "text/event-stream"})
 
 
 class Uploader:
