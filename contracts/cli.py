@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from functools import partial
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from rich.console import Console
 
@@ -21,6 +22,7 @@ from contracts.gate import GateRun, run_gate
 from contracts.progress import NullProgress, Progress, RichProgress
 from contracts.reports import print_summary, write_junit, write_markdown
 from contracts.settings import DEFAULT_MAX_EXAMPLES, EMBEDDED_TIME_SCALE, GateSettings
+from spec.flags import Flag, FlagError, add_arguments, resolve
 
 PROG = "ftl-gate"
 ENV_PREFIX = "FTL_GATE_"
@@ -76,63 +78,41 @@ def _bool(text: str) -> bool:
     raise ValueError(f"must be one of {', '.join(TRUE + FALSE)}, got {text!r}")
 
 
-@dataclass(frozen=True)
-class Flag:
-    """One command-line flag: its setting, parser, help and (shown) default."""
-
-    name: str
-    parse: Callable[[str], Any]
-    help: str
-    shown: str | None = None
-    kind: str = "value"  # value | list | switch
-
-    @property
-    def option(self) -> str:
-        return f"--{self.name}"
-
-    @property
-    def env(self) -> str:
-        return ENV_PREFIX + self.name.upper().replace("-", "_")
-
-    @property
-    def dest(self) -> str:
-        return self.name.replace("-", "_")
-
-
 DEFAULTS = GateSettings()
+_flag = partial(Flag, prefix=ENV_PREFIX)
 DEMO = "with the embedded mock, its demo"
 FLAGS: tuple[Flag, ...] = (
-    Flag("base-url", _url, "backend to check; without it the gate starts ftl-mock on a free port", "embedded mock"),
-    Flag("spec", str, "OpenAPI document of the contract", "the bundled spec/openapi.yaml"),
-    Flag("api-key", str, "API key (wak_...) for operations that accept one", f"none; {DEMO} key"),
-    Flag("bearer", str, "session JWT for operations that need one", f"none; {DEMO} session"),
-    Flag("job-token", str, "job token for operations on a job the gate did not create", f"none; {DEMO} token"),
-    Flag("other-api-key", str, "another user's API key (asking for our job must get 404)", f"none; {DEMO} 2nd user's"),
-    Flag("include", _names, "only these operationIds or tags (repeat or comma-separate)", "all", "list"),
-    Flag("exclude", _names, "skip these operationIds or tags (repeat or comma-separate)", "none", "list"),
-    Flag("max-examples", _positive_int, "examples per operation and phase", str(DEFAULT_MAX_EXAMPLES)),
-    Flag("seed", int, "random seed, to reproduce a run", "random"),
-    Flag("stateful", _bool, "stateful sequences along the spec's links", "on", "switch"),
-    Flag("junit-xml", Path, "write a JUnit XML report here", "none"),
-    Flag("report", Path, "write a Markdown report here", "none"),
-    Flag("known-divergences", Path, "known divergences (reported as known, not failed)", "spec/divergences.yaml"),
-    Flag("strict", _bool, "count known divergences as failures too", "off", "switch"),
-    Flag(
+    _flag("base-url", _url, "backend to check; without it the gate starts ftl-mock on a free port", "embedded mock"),
+    _flag("spec", str, "OpenAPI document of the contract", "the bundled spec/openapi.yaml"),
+    _flag("api-key", str, "API key (wak_...) for operations that accept one", f"none; {DEMO} key"),
+    _flag("bearer", str, "session JWT for operations that need one", f"none; {DEMO} session"),
+    _flag("job-token", str, "job token for operations on a job the gate did not create", f"none; {DEMO} token"),
+    _flag("other-api-key", str, "another user's API key (asking for our job must get 404)", f"none; {DEMO} 2nd user's"),
+    _flag("include", _names, "only these operationIds or tags (repeat or comma-separate)", "all", kind="list"),
+    _flag("exclude", _names, "skip these operationIds or tags (repeat or comma-separate)", "none", kind="list"),
+    _flag("max-examples", _positive_int, "examples per operation and phase", str(DEFAULT_MAX_EXAMPLES)),
+    _flag("seed", int, "random seed, to reproduce a run", "random"),
+    _flag("stateful", _bool, "stateful sequences along the spec's links", "on", kind="switch"),
+    _flag("junit-xml", Path, "write a JUnit XML report here", "none"),
+    _flag("report", Path, "write a Markdown report here", "none"),
+    _flag("known-divergences", Path, "known divergences (reported as known, not failed)", "spec/divergences.yaml"),
+    _flag("strict", _bool, "count known divergences as failures too", "off", kind="switch"),
+    _flag(
         "stream-events", _positive_int, "stop reading the stream after this many messages", str(DEFAULTS.stream_events)
     ),
-    Flag("stream-seconds", _positive_float, "read the stream this long", "two heartbeat intervals plus tolerance"),
-    Flag(
+    _flag("stream-seconds", _positive_float, "read the stream this long", "two heartbeat intervals plus tolerance"),
+    _flag(
         "time-scale",
         _positive_float,
         "the target's time scale (expected heartbeat = spec interval x scale)",
         f"1; {EMBEDDED_TIME_SCALE:g} for the embedded mock, which is started with it",
     ),
-    Flag("heartbeat-tolerance", _fraction, "heartbeat lateness allowed: fraction of the interval, plus 0.25 s", "0.5"),
-    Flag("delivery-bound", _positive_float, "seconds an upload's events may take to arrive", "5"),
-    Flag("live", _bool, "create a job and upload predictions while its stream is open", "on", "switch"),
-    Flag("stream-job", str, "job whose stream is read when the gate cannot create one", "none; the demo job"),
-    Flag("request-timeout", _positive_float, "seconds per request", str(DEFAULTS.request_timeout)),
-    Flag("quiet", _bool, "no live progress and no summary table, only the last line", "off", "switch"),
+    _flag("heartbeat-tolerance", _fraction, "heartbeat lateness allowed: fraction of the interval, plus 0.25 s", "0.5"),
+    _flag("delivery-bound", _positive_float, "seconds an upload's events may take to arrive", "5"),
+    _flag("live", _bool, "create a job and upload predictions while its stream is open", "on", kind="switch"),
+    _flag("stream-job", str, "job whose stream is read when the gate cannot create one", "none; the demo job"),
+    _flag("request-timeout", _positive_float, "seconds per request", str(DEFAULTS.request_timeout)),
+    _flag("quiet", _bool, "no live progress and no summary table, only the last line", "off", kind="switch"),
 )
 
 
@@ -144,50 +124,19 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 no violations, 1 violations found, 2 usage or setup error. "
         "SDK conformance: `ftl-gate sdk --help`.",
     )
-    for flag in FLAGS:
-        help_text = f"{flag.help} [default: {flag.shown}; env {flag.env}]"
-        if flag.kind == "switch":
-            parser.add_argument(flag.option, dest=flag.dest, action=argparse.BooleanOptionalAction, help=help_text)
-        elif flag.kind == "list":
-            parser.add_argument(flag.option, dest=flag.dest, action="append", metavar="NAME", help=help_text)
-        else:
-            parser.add_argument(
-                flag.option, dest=flag.dest, metavar=flag.name.upper().replace("-", "_"), help=help_text
-            )
+    add_arguments(parser, FLAGS)
     return parser
 
 
 def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> GateSettings:
     """Settings from flags, then `FTL_GATE_*` variables, then defaults; UsageError naming the culprit."""
     args = build_parser().parse_args(list(argv))
-    values: dict[str, Any] = {}
-    names = {field.name for field in fields(GateSettings)}
-    for flag in FLAGS:
-        raw = getattr(args, flag.dest)
-        source = flag.option
-        if raw is None and environ.get(flag.env):
-            raw, source = environ[flag.env], flag.env
-            if flag.kind == "switch":
-                raw = _checked(flag, raw, source)
-        if raw is None:
-            continue
-        if flag.kind == "switch" and isinstance(raw, bool):
-            values[flag.dest] = raw
-        elif flag.kind == "list":
-            items = raw if isinstance(raw, list) else [raw]
-            values[flag.dest] = tuple(name for item in items for name in _names(item))
-        else:
-            values[flag.dest] = _checked(flag, raw, source)
-    assert set(values) <= names
-    return GateSettings(**values)
-
-
-def _checked(flag: Flag, raw: str, source: str) -> Any:
     try:
-        return flag.parse(raw)
-    except ValueError as exc:
-        detail = str(exc) if str(exc) and "invalid literal" not in str(exc) else f"invalid value {raw!r}"
-        raise UsageError(f"{source}: {detail}") from None
+        values = resolve(FLAGS, args, environ)
+    except FlagError as exc:
+        raise UsageError(str(exc)) from None
+    assert set(values) <= {field.name for field in fields(GateSettings)}
+    return GateSettings(**values)
 
 
 def _execute(settings: GateSettings, console: Console) -> GateRun:

@@ -10,13 +10,14 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 
 from load.errors import LoadError
 from load.plan import Workload, parse_duration, parse_scale
+from spec.flags import Flag, FlagError, add_arguments
+from spec.flags import resolve as resolve_flags
 
 ENV_PREFIX = "FTL_LOAD_"
 
@@ -87,54 +88,43 @@ def boolean(text: str) -> bool:
     raise ValueError(f"must be true or false (got {text!r})")
 
 
-@dataclass(frozen=True)
-class Flag:
-    """One option: its parser, default (as text, like the environment gives it) and help."""
-
-    name: str
-    parse: Callable[[str], Any]
-    default: str | None
-    help: str
-
-    @property
-    def dest(self) -> str:
-        return self.name.lstrip("-").replace("-", "_")
-
-    @property
-    def env(self) -> str:
-        return ENV_PREFIX + self.dest.upper()
-
+_flag = partial(Flag, prefix=ENV_PREFIX)
 
 COMMON = [
-    Flag("--target", url, None, "base URL of the server under load (default: start an ftl-mock on a free port)"),
-    Flag("--target-pid", positive_int, None, "pid of a local --target, to report its CPU time"),
-    Flag("--api-key", str, None, "API key that creates the jobs (default: the started mock's demo key)"),
-    Flag("--session", str, None, "dashboard session token (default: the started mock's demo session)"),
-    Flag("--jobs", positive_int, None, "training jobs"),
-    Flag("--upload-rate", positive_float, "1", "predictions each job's worker uploads per simulated minute"),
-    Flag("--batch", positive_int, "1", "predictions per upload request"),
-    Flag(
-        "--time-scale",
+    _flag("target", url, "base URL of the server under load (default: start an ftl-mock on a free port)", default=None),
+    _flag("target-pid", positive_int, "pid of a local --target, to report its CPU time", default=None),
+    _flag("api-key", str, "API key that creates the jobs (default: the started mock's demo key)", default=None),
+    _flag("session", str, "dashboard session token (default: the started mock's demo session)", default=None),
+    _flag("jobs", positive_int, "training jobs", default=None),
+    _flag("upload-rate", positive_float, "predictions each job's worker uploads per simulated minute", default="1"),
+    _flag("batch", positive_int, "predictions per upload request", default="1"),
+    _flag(
+        "time-scale",
         parse_scale,
-        None,
         "multiplies every interval, users' and the mock's heartbeat (1/60: an hour in a minute)",
+        default=None,
     ),
-    Flag("--workers", count, "0", "Locust workers on loopback under one master (0: a single local runner)"),
-    Flag("--out", Path, None, "report directory (default: reports/load-<timestamp> or reports/capacity-<timestamp>)"),
+    _flag("workers", count, "Locust workers on loopback under one master (0: a single local runner)", default="0"),
+    _flag(
+        "out",
+        Path,
+        "report directory (default: reports/load-<timestamp> or reports/capacity-<timestamp>)",
+        default=None,
+    ),
 ]
 COMPARE = [
-    Flag("--tabs", positive_int, "2", "dashboard tabs open per job"),
-    Flag("--poll-interval", parse_duration, "30s", "the polling chart's refetch interval (reference §13: 30 s)"),
-    Flag("--duration", parse_duration, "1h", "simulated length of the workload"),
+    _flag("tabs", positive_int, "dashboard tabs open per job", default="2"),
+    _flag("poll-interval", parse_duration, "the polling chart's refetch interval (reference §13: 30 s)", default="30s"),
+    _flag("duration", parse_duration, "simulated length of the workload", default="1h"),
 ]
 CAPACITY = [
-    Flag("--steps", steps, "50,100,200,400,800", "SSE dashboard tabs (streams) at each step"),
-    Flag("--hold", parse_duration, "20s", "wall time each step holds its streams while predictions flow"),
-    Flag("--refetch", boolean, "true", "tabs refetch /trends on every prediction event, as the dashboard does"),
+    _flag("steps", steps, "SSE dashboard tabs (streams) at each step", default="50,100,200,400,800"),
+    _flag("hold", parse_duration, "wall time each step holds its streams while predictions flow", default="20s"),
+    _flag("refetch", boolean, "tabs refetch /trends on every prediction event, as the dashboard does", default="true"),
 ]
 DEFAULTS = {
-    "compare": {"--jobs": "50", "--time-scale": "1/60"},
-    "capacity": {"--jobs": "10", "--time-scale": "1", "--upload-rate": "12"},
+    "compare": {"jobs": "50", "time-scale": "1/60"},
+    "capacity": {"jobs": "10", "time-scale": "1", "upload-rate": "12"},
 }
 
 
@@ -150,31 +140,22 @@ def build_parser() -> Parser:
         ("capacity", COMMON + CAPACITY, "ramp SSE dashboard tabs and report streams held, fan-out delay, errors"),
     ):
         sub = commands.add_parser(name, help=text, description=text, epilog=parser.epilog)
-        for flag in flags:
-            default = DEFAULTS[name].get(flag.name, flag.default)
-            shown = f"default: {default}; " if default is not None else ""
-            sub.add_argument(
-                flag.name, default=None, metavar=flag.dest.upper(), help=f"{flag.help} [{shown}env {flag.env}]"
-            )
+        add_arguments(sub, flags, _defaults(name, flags))
     return parser
+
+
+def _defaults(command: str, flags: list[Flag]) -> dict[str, str | None]:
+    """Each flag's default as text, like the environment gives it; some differ per command."""
+    return {flag.name: DEFAULTS[command].get(flag.name, flag.default) for flag in flags}
 
 
 def resolve(command: str, args: argparse.Namespace) -> dict[str, Any]:
     """Each flag's value: the command line, else the environment, else the default; parsed and checked."""
     flags = COMMON + (COMPARE if command == "compare" else CAPACITY)
-    values: dict[str, Any] = {}
-    for flag in flags:
-        text = getattr(args, flag.dest)
-        source = flag.name
-        if text is None and flag.env in os.environ:
-            text, source = os.environ[flag.env], flag.env
-        if text is None:
-            text = DEFAULTS[command].get(flag.name, flag.default)
-        try:
-            values[flag.dest] = None if text is None else flag.parse(text)
-        except ValueError as exc:
-            raise UsageError(f"{source}: {exc}") from None
-    return values
+    try:
+        return resolve_flags(flags, args, os.environ, defaults=_defaults(command, flags), opaque=(), empty_env=True)
+    except FlagError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ import signal
 import socket
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
@@ -25,6 +25,7 @@ from mockserver.errors import MockError
 from mockserver.settings import DEMO_DATA, RateLimit, Settings
 from mockserver.store import StoreError
 from spec import SpecError
+from spec.flags import Flag, FlagError, add_arguments, resolve
 
 PROG = "ftl-mock"
 ENV_PREFIX = "FTL_MOCK_"
@@ -88,44 +89,28 @@ def _log_level(text: str) -> str:
     return text.lower()
 
 
-@dataclass(frozen=True)
-class Flag:
-    """One command-line flag with its environment variable, parser and help."""
-
-    name: str
-    parse: Any
-    default: Any
-    help: str
-
-    @property
-    def option(self) -> str:
-        return f"--{self.name}"
-
-    @property
-    def env(self) -> str:
-        return ENV_PREFIX + self.name.upper().replace("-", "_")
-
-    @property
-    def dest(self) -> str:
-        return self.name.replace("-", "_")
-
-
 DEFAULTS = Settings()
+_flag = partial(Flag, prefix=ENV_PREFIX)
 SHOWN_DEFAULTS = {"spec": "the bundled spec/openapi.yaml", "data": "the bundled demo data", "rate-limit": "off"}
 FLAGS: tuple[Flag, ...] = (
-    Flag("host", str, DEFAULTS.host, "interface to listen on"),
-    Flag("port", _port, DEFAULTS.port, "port to listen on; 0 picks a free port (printed on start)"),
-    Flag("spec", Path, None, "OpenAPI document to serve"),
-    Flag("data", Path, DEMO_DATA, "YAML or JSON seed data"),
-    Flag(
-        "time-scale", _positive_float, DEFAULTS.time_scale, "multiplies every server-side interval (0.01 = 100x faster)"
+    _flag("host", str, "interface to listen on", default=DEFAULTS.host),
+    _flag("port", _port, "port to listen on; 0 picks a free port (printed on start)", default=DEFAULTS.port),
+    _flag("spec", Path, "OpenAPI document to serve"),
+    _flag("data", Path, "YAML or JSON seed data", default=DEMO_DATA),
+    _flag(
+        "time-scale",
+        _positive_float,
+        "multiplies every server-side interval (0.01 = 100x faster)",
+        default=DEFAULTS.time_scale,
     ),
-    Flag("log-level", _log_level, DEFAULTS.log_level, f"one of {', '.join(LOG_LEVELS)}"),
-    Flag("rate-limit", RateLimit.parse, None, "per-API-key rate limit such as 100/60s"),
-    Flag("body-limit", _size, DEFAULTS.body_limit, "largest request body, e.g. 10MiB; larger bodies get 413"),
-    Flag("journal-size", _count, DEFAULTS.journal_size, "requests kept in the journal (0 keeps none)"),
-    Flag("scenario", str, DEFAULTS.scenario, "stream scenario every prediction stream plays (name or file)"),
-    Flag("stream-queue", _positive_int, DEFAULTS.stream_queue, "messages a slow stream consumer may fall behind"),
+    _flag("log-level", _log_level, f"one of {', '.join(LOG_LEVELS)}", default=DEFAULTS.log_level),
+    _flag("rate-limit", RateLimit.parse, "per-API-key rate limit such as 100/60s"),
+    _flag("body-limit", _size, "largest request body, e.g. 10MiB; larger bodies get 413", default=DEFAULTS.body_limit),
+    _flag("journal-size", _count, "requests kept in the journal (0 keeps none)", default=DEFAULTS.journal_size),
+    _flag("scenario", str, "stream scenario every prediction stream plays (name or file)", default=DEFAULTS.scenario),
+    _flag(
+        "stream-queue", _positive_int, "messages a slow stream consumer may fall behind", default=DEFAULTS.stream_queue
+    ),
 )
 
 
@@ -136,35 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the FineTune Lab training API contract as a stateful mock.",
         epilog="Exit codes: 0 stopped cleanly, 2 usage or setup error.",
     )
-    for flag in FLAGS:
-        shown = SHOWN_DEFAULTS.get(flag.name, flag.default)
-        parser.add_argument(
-            flag.option,
-            dest=flag.dest,
-            metavar=flag.name.upper().replace("-", "_"),
-            default=None,
-            help=f"{flag.help} [default: {shown}; env {flag.env}]",
-        )
+    add_arguments(parser, FLAGS, {flag.name: SHOWN_DEFAULTS.get(flag.name, f"{flag.default}") for flag in FLAGS})
     return parser
 
 
 def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
     """Settings from flags, then `FTL_MOCK_*` variables, then defaults; UsageError naming the culprit."""
     args = build_parser().parse_args(list(argv))
-    values: dict[str, Any] = {}
-    for flag in FLAGS:
-        raw = getattr(args, flag.dest)
-        source = flag.option
-        if raw is None and environ.get(flag.env):
-            raw, source = environ[flag.env], flag.env
-        if raw is None:
-            values[flag.dest] = flag.default
-            continue
-        try:
-            values[flag.dest] = flag.parse(raw)
-        except ValueError as exc:
-            detail = str(exc) if str(exc) and "invalid literal" not in str(exc) else f"invalid value {raw!r}"
-            raise UsageError(f"{source}: {detail}") from None
+    try:
+        values = {flag.dest: flag.default for flag in FLAGS} | resolve(FLAGS, args, environ)
+    except FlagError as exc:
+        raise UsageError(str(exc)) from None
     for name in ("spec", "data"):
         path = values[name]
         if path is not None and not Path(path).is_file():

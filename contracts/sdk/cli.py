@@ -14,10 +14,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from functools import partial
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from rich.console import Console
 
@@ -33,6 +34,7 @@ from contracts.sdk.report import SdkReport, write_text
 from contracts.sdk.runner import ManifestRunner
 from contracts.sdk.target import Demo, embedded_mock
 from spec import Contract
+from spec.flags import FLOAT_MESSAGE, Flag, FlagError, add_arguments, resolve
 
 PROG = "ftl-gate sdk"
 ENV_PREFIX = "FTL_GATE_SDK_"
@@ -89,40 +91,22 @@ class SdkSettings:
     quiet: bool = False
 
 
-@dataclass(frozen=True)
-class Flag:
-    """One flag: its parser, help text and the default shown in --help."""
-
-    name: str
-    parse: Callable[[str], Any]
-    help: str
-    shown: str
-    switch: bool = False
-
-    @property
-    def env(self) -> str:
-        return ENV_PREFIX + self.name.upper().replace("-", "_")
-
-    @property
-    def dest(self) -> str:
-        return self.name.replace("-", "_")
-
-
+_flag = partial(Flag, prefix=ENV_PREFIX)
 FLAGS: tuple[Flag, ...] = (
-    Flag("run", str, "the SDK's own test or example command, run with FINETUNE_LAB_API_URL etc. set", "none"),
-    Flag("manifest", str, "conformance manifest to run in this Python (a file, or a bundled name)", "none"),
-    Flag("spec", str, "OpenAPI document of the contract", "the bundled spec/openapi.yaml"),
-    Flag("time-scale", _positive_float, "time scale of the embedded ftl-mock", "1"),
-    Flag("timeout", _positive_float, "seconds the --run command may take", "300"),
-    Flag("junit-xml", Path, "write a JUnit XML report here", "none"),
-    Flag("report", Path, "write a Markdown report here", "none"),
-    Flag("json", Path, "write every finding as JSON here", "none"),
-    Flag("coverage", Path, "write the coverage matrix (Markdown) here", "none"),
-    Flag("coverage-json", Path, "write the coverage matrix (JSON) here", "none"),
-    Flag(
+    _flag("run", str, "the SDK's own test or example command, run with FINETUNE_LAB_API_URL etc. set", "none"),
+    _flag("manifest", str, "conformance manifest to run in this Python (a file, or a bundled name)", "none"),
+    _flag("spec", str, "OpenAPI document of the contract", "the bundled spec/openapi.yaml"),
+    _flag("time-scale", _positive_float, "time scale of the embedded ftl-mock", "1"),
+    _flag("timeout", _positive_float, "seconds the --run command may take", "300"),
+    _flag("junit-xml", Path, "write a JUnit XML report here", "none"),
+    _flag("report", Path, "write a Markdown report here", "none"),
+    _flag("json", Path, "write every finding as JSON here", "none"),
+    _flag("coverage", Path, "write the coverage matrix (Markdown) here", "none"),
+    _flag("coverage-json", Path, "write the coverage matrix (JSON) here", "none"),
+    _flag(
         "claims", _claims, "design note whose missing-method claims the coverage checks (file or bundled name)", "none"
     ),
-    Flag("quiet", _bool, "no summary table, only the last line", "off", switch=True),
+    _flag("quiet", _bool, "no summary table, only the last line", "off", kind="switch"),
 )
 COVERAGE_FLAGS = ("manifest", "spec", "coverage", "coverage-json", "claims")
 
@@ -139,40 +123,22 @@ def build_parser(names: Sequence[str] | None = None, coverage: bool = False) -> 
         epilog="Exit codes: 0 conforms, 1 findings, 2 usage or setup error."
         + ("" if coverage else " `ftl-gate sdk coverage --help` for the coverage matrix alone."),
     )
-    for flag in FLAGS:
-        if names is not None and flag.name not in names:
-            continue
-        help_text = f"{flag.help} [default: {flag.shown}; env {flag.env}]"
-        if flag.switch:
-            parser.add_argument(f"--{flag.name}", dest=flag.dest, action=argparse.BooleanOptionalAction, help=help_text)
-        else:
-            parser.add_argument(
-                f"--{flag.name}", dest=flag.dest, metavar=flag.name.upper().replace("-", "_"), help=help_text
-            )
+    add_arguments(parser, _selected(names))
     return parser
+
+
+def _selected(names: Sequence[str] | None) -> list[Flag]:
+    return [flag for flag in FLAGS if names is None or flag.name in names]
 
 
 def parse_settings(argv: Sequence[str], environ: Mapping[str, str], coverage: bool = False) -> SdkSettings:
     """Settings from flags, then `FTL_GATE_SDK_*` variables, then defaults; UsageError naming the culprit."""
     names = COVERAGE_FLAGS if coverage else None
     args = build_parser(names, coverage).parse_args(list(argv))
-    values: dict[str, Any] = {}
-    for flag in FLAGS:
-        if names is not None and flag.name not in names:
-            continue
-        raw, source = getattr(args, flag.dest), f"--{flag.name}"
-        if raw is None and environ.get(flag.env):
-            raw, source = environ[flag.env], flag.env
-        if raw is None:
-            continue
-        if isinstance(raw, bool):
-            values[flag.dest] = raw
-            continue
-        try:
-            values[flag.dest] = flag.parse(raw)
-        except ValueError as exc:
-            detail = str(exc) if str(exc) and "could not convert" not in str(exc) else f"invalid value {raw!r}"
-            raise UsageError(f"{source}: {detail}") from None
+    try:
+        values = resolve(_selected(names), args, environ, opaque=(FLOAT_MESSAGE,))
+    except FlagError as exc:
+        raise UsageError(str(exc)) from None
     assert set(values) <= {f.name for f in fields(SdkSettings)}
     settings = SdkSettings(**values)
     if not coverage and not settings.run and not settings.manifest:
