@@ -22,11 +22,10 @@ from contracts.gate import GateRun, run_gate
 from contracts.progress import NullProgress, Progress, RichProgress
 from contracts.reports import print_summary, write_junit, write_markdown
 from contracts.settings import DEFAULT_MAX_EXAMPLES, EMBEDDED_TIME_SCALE, GateSettings
-from spec.flags import Flag, FlagError, add_arguments, resolve
+from spec.flags import Flag, FlagError, add_arguments, boolean, positive_float, positive_int, resolve
 
 PROG = "ftl-gate"
 ENV_PREFIX = "FTL_GATE_"
-TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 LOG_WIDTH = 120
 
 
@@ -37,20 +36,6 @@ class UsageError(GateError):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(f"must be >= 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not 0 < value < float("inf"):
-        raise ValueError(f"must be a number > 0, got {text!r}")
-    return value
 
 
 def _fraction(text: str) -> float:
@@ -70,14 +55,6 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-def _bool(text: str) -> bool:
-    if text.lower() in TRUE:
-        return True
-    if text.lower() in FALSE:
-        return False
-    raise ValueError(f"must be one of {', '.join(TRUE + FALSE)}, got {text!r}")
-
-
 DEFAULTS = GateSettings()
 _flag = partial(Flag, prefix=ENV_PREFIX)
 DEMO = "with the embedded mock, its demo"
@@ -90,29 +67,29 @@ FLAGS: tuple[Flag, ...] = (
     _flag("other-api-key", str, "another user's API key (asking for our job must get 404)", f"none; {DEMO} 2nd user's"),
     _flag("include", _names, "only these operationIds or tags (repeat or comma-separate)", "all", kind="list"),
     _flag("exclude", _names, "skip these operationIds or tags (repeat or comma-separate)", "none", kind="list"),
-    _flag("max-examples", _positive_int, "examples per operation and phase", str(DEFAULT_MAX_EXAMPLES)),
+    _flag("max-examples", positive_int, "examples per operation and phase", str(DEFAULT_MAX_EXAMPLES)),
     _flag("seed", int, "random seed, to reproduce a run", "random"),
-    _flag("stateful", _bool, "stateful sequences along the spec's links", "on", kind="switch"),
+    _flag("stateful", boolean, "stateful sequences along the spec's links", "on", kind="switch"),
     _flag("junit-xml", Path, "write a JUnit XML report here", "none"),
     _flag("report", Path, "write a Markdown report here", "none"),
     _flag("known-divergences", Path, "known divergences (reported as known, not failed)", "spec/divergences.yaml"),
-    _flag("strict", _bool, "count known divergences as failures too", "off", kind="switch"),
+    _flag("strict", boolean, "count known divergences as failures too", "off", kind="switch"),
     _flag(
-        "stream-events", _positive_int, "stop reading the stream after this many messages", str(DEFAULTS.stream_events)
+        "stream-events", positive_int, "stop reading the stream after this many messages", str(DEFAULTS.stream_events)
     ),
-    _flag("stream-seconds", _positive_float, "read the stream this long", "two heartbeat intervals plus tolerance"),
+    _flag("stream-seconds", positive_float, "read the stream this long", "two heartbeat intervals plus tolerance"),
     _flag(
         "time-scale",
-        _positive_float,
+        positive_float,
         "the target's time scale (expected heartbeat = spec interval x scale)",
         f"1; {EMBEDDED_TIME_SCALE:g} for the embedded mock, which is started with it",
     ),
     _flag("heartbeat-tolerance", _fraction, "heartbeat lateness allowed: fraction of the interval, plus 0.25 s", "0.5"),
-    _flag("delivery-bound", _positive_float, "seconds an upload's events may take to arrive", "5"),
-    _flag("live", _bool, "create a job and upload predictions while its stream is open", "on", kind="switch"),
+    _flag("delivery-bound", positive_float, "seconds an upload's events may take to arrive", "5"),
+    _flag("live", boolean, "create a job and upload predictions while its stream is open", "on", kind="switch"),
     _flag("stream-job", str, "job whose stream is read when the gate cannot create one", "none; the demo job"),
-    _flag("request-timeout", _positive_float, "seconds per request", str(DEFAULTS.request_timeout)),
-    _flag("quiet", _bool, "no live progress and no summary table, only the last line", "off", kind="switch"),
+    _flag("request-timeout", positive_float, "seconds per request", str(DEFAULTS.request_timeout)),
+    _flag("quiet", boolean, "no live progress and no summary table, only the last line", "off", kind="switch"),
 )
 
 

@@ -25,7 +25,7 @@ from mockserver.errors import MockError
 from mockserver.settings import DEMO_DATA, RateLimit, Settings
 from mockserver.store import StoreError
 from spec import SpecError
-from spec.flags import Flag, FlagError, add_arguments, resolve
+from spec.flags import Flag, FlagError, add_arguments, positive_float, positive_int, resolve
 
 PROG = "ftl-mock"
 ENV_PREFIX = "FTL_MOCK_"
@@ -62,24 +62,10 @@ def _port(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0 or value == float("inf"):
-        raise ValueError(f"must be a number > 0, got {text!r}")
-    return value
-
-
 def _count(text: str) -> int:
     value = int(text)
     if value < 0:
         raise ValueError(f"must be >= 0, got {value}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(f"must be >= 1, got {value}")
     return value
 
 
@@ -99,7 +85,7 @@ FLAGS: tuple[Flag, ...] = (
     _flag("data", Path, "YAML or JSON seed data", default=DEMO_DATA),
     _flag(
         "time-scale",
-        _positive_float,
+        positive_float,
         "multiplies every server-side interval (0.01 = 100x faster)",
         default=DEFAULTS.time_scale,
     ),
@@ -109,7 +95,7 @@ FLAGS: tuple[Flag, ...] = (
     _flag("journal-size", _count, "requests kept in the journal (0 keeps none)", default=DEFAULTS.journal_size),
     _flag("scenario", str, "stream scenario every prediction stream plays (name or file)", default=DEFAULTS.scenario),
     _flag(
-        "stream-queue", _positive_int, "messages a slow stream consumer may fall behind", default=DEFAULTS.stream_queue
+        "stream-queue", positive_int, "messages a slow stream consumer may fall behind", default=DEFAULTS.stream_queue
     ),
 )
 

@@ -15,6 +15,34 @@ INT_MESSAGE = "invalid literal"
 FLOAT_MESSAGE = "could not convert"
 
 
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"must be >= 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0."""
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise ValueError(f"must be a number > 0, got {text!r}")
+    return value
+
+
+def boolean(text: str) -> bool:
+    """A yes/no word: 1, true, yes, on or 0, false, no, off."""
+    if text.lower() in TRUE:
+        return True
+    if text.lower() in FALSE:
+        return False
+    raise ValueError(f"must be one of {', '.join(TRUE + FALSE)}, got {text!r}")
+
+
 class FlagError(ValueError):
     """A flag or environment value that does not parse; the message starts with the flag or variable."""
 

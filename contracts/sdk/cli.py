@@ -34,11 +34,10 @@ from contracts.sdk.report import SdkReport, write_text
 from contracts.sdk.runner import ManifestRunner
 from contracts.sdk.target import Demo, embedded_mock
 from spec import Contract
-from spec.flags import FLOAT_MESSAGE, Flag, FlagError, add_arguments, resolve
+from spec.flags import FLOAT_MESSAGE, Flag, FlagError, add_arguments, boolean, positive_float, resolve
 
 PROG = "ftl-gate sdk"
 ENV_PREFIX = "FTL_GATE_SDK_"
-TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 # Exit statuses of `sh -c` for a command it could not find or execute.
 NOT_STARTED = (126, 127)
 CLAIMS_DIR = Path(__file__).with_name("claims")
@@ -51,21 +50,6 @@ class UsageError(GateError):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not 0 < value < float("inf"):
-        raise ValueError(f"must be a number > 0, got {text!r}")
-    return value
-
-
-def _bool(text: str) -> bool:
-    if text.lower() in TRUE:
-        return True
-    if text.lower() in FALSE:
-        return False
-    raise ValueError(f"must be one of {', '.join(TRUE + FALSE)}, got {text!r}")
 
 
 def _claims(text: str) -> Path:
@@ -96,8 +80,8 @@ FLAGS: tuple[Flag, ...] = (
     _flag("run", str, "the SDK's own test or example command, run with FINETUNE_LAB_API_URL etc. set", "none"),
     _flag("manifest", str, "conformance manifest to run in this Python (a file, or a bundled name)", "none"),
     _flag("spec", str, "OpenAPI document of the contract", "the bundled spec/openapi.yaml"),
-    _flag("time-scale", _positive_float, "time scale of the embedded ftl-mock", "1"),
-    _flag("timeout", _positive_float, "seconds the --run command may take", "300"),
+    _flag("time-scale", positive_float, "time scale of the embedded ftl-mock", "1"),
+    _flag("timeout", positive_float, "seconds the --run command may take", "300"),
     _flag("junit-xml", Path, "write a JUnit XML report here", "none"),
     _flag("report", Path, "write a Markdown report here", "none"),
     _flag("json", Path, "write every finding as JSON here", "none"),
@@ -106,7 +90,7 @@ FLAGS: tuple[Flag, ...] = (
     _flag(
         "claims", _claims, "design note whose missing-method claims the coverage checks (file or bundled name)", "none"
     ),
-    _flag("quiet", _bool, "no summary table, only the last line", "off", kind="switch"),
+    _flag("quiet", boolean, "no summary table, only the last line", "off", kind="switch"),
 )
 COVERAGE_FLAGS = ("manifest", "spec", "coverage", "coverage-json", "claims")
 
