@@ -28,7 +28,7 @@ from contracts.credentials import Authenticator
 from contracts.errors import GateError
 from contracts.progress import Progress
 from contracts.results import Results, Violation
-from spec import Contract
+from spec import Contract, Operation
 
 # Checks the gate turns off: object-level authorization needs peer identities the gate does not set up;
 # "schema-valid input gets 2xx" is no rule of this contract, which answers valid requests with declared
@@ -93,8 +93,22 @@ def turned_off(contract: Contract) -> dict[str, tuple[list[str], str]]:
     # Schemathesis judges "created, then not found" by path prefix; an operation without path parameters
     # names no created resource by its path (`/api/training/deploy/runpod` is no child of `/api/training`).
     unaddressed = [op.operation_id for op in contract.operations.values() if not op.parameters_in("path")]
-    why = "does not apply: the operation names no resource in its path"
-    return {"ensure_resource_availability": (unaddressed, why)} if unaddressed else {}
+    off: dict[str, tuple[list[str], str]] = {}
+    if unaddressed:
+        why = "does not apply: the operation names no resource in its path"
+        off["ensure_resource_availability"] = (unaddressed, why)
+    # A multipart form field is text on the wire: a value mutated to a number or an object arrives as a
+    # valid string, so no server can reject it and the check could only report false alarms.
+    forms = [op.operation_id for op in contract.operations.values() if _form_only(op)]
+    if forms:
+        why = "does not apply: form fields are text on the wire, so a mutated type cannot be told from a string"
+        off["negative_data_rejection"] = (forms, why)
+    return off
+
+
+def _form_only(operation: Operation) -> bool:
+    body = operation.request_body
+    return body is not None and all(media.startswith("multipart/") for media in body.content)
 
 
 def build_schema(
