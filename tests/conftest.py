@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import spec
 from mockserver import process
 from mockserver.process import MockProcess
 
@@ -28,6 +29,11 @@ ALICE_JWT = "ftl-demo-session-alice"
 BOB_JWT = "ftl-demo-session-bob"
 DEMO_JOB = "job_demo_001"
 DEMO_JOB_TOKEN = "lqXWBRwkBQjJ22Aoe_E-QqnLQ1onUWynCJW6kZprmwg"
+
+
+def path_of(operation_id: str, **params: str) -> str:
+    """The path of `operation_id` in the spec, its template filled from `params` (KeyError when one is missing)."""
+    return spec.load().operation(operation_id).path.format(**params)
 
 
 def start_mock(*args: str, env: dict[str, str] | None = None) -> MockProcess:

@@ -13,15 +13,11 @@ import httpx
 import pytest
 
 import spec
-from tests.conftest import ALICE_JWT, ALICE_KEY, DEMO_JOB, DEMO_JOB_TOKEN
+from tests.conftest import ALICE_JWT, ALICE_KEY, DEMO_JOB, DEMO_JOB_TOKEN, path_of
 
 CONTRACT = spec.load()
 KEY = {"X-API-Key": ALICE_KEY}
 JWT = {"Authorization": f"Bearer {ALICE_JWT}"}
-
-
-def path_of(operation_id: str, **params: str) -> str:
-    return CONTRACT.operations[operation_id].path.format(**params)
 
 
 @pytest.fixture

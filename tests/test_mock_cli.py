@@ -18,7 +18,7 @@ import pytest
 import spec
 from mockserver.cli import FLAGS, UsageError, parse_settings
 from mockserver.settings import RateLimit
-from tests.conftest import ALICE_KEY, ROOT
+from tests.conftest import ALICE_KEY, ROOT, path_of
 
 BAD_RUNS = [
     (["--port", "eighty"], {}, "--port"),
@@ -63,10 +63,10 @@ def test_banner_names_the_url_admin_and_working_demo_credentials(mock_factory) -
     token, _, job = lines["job token"].partition(" (job ")
     job = job.rstrip(")")
     with httpx.Client(base_url=handle.url, timeout=10) as client:
-        assert client.get(f"/api/training/local/{job}/status", headers={"X-API-Key": key}).status_code == 200
-        assert client.get("/api/training/dataset", headers={"Authorization": f"Bearer {jwt}"}).status_code == 200
+        assert client.get(path_of("get_job_status", jobId=job), headers={"X-API-Key": key}).status_code == 200
+        assert client.get(path_of("list_datasets"), headers={"Authorization": f"Bearer {jwt}"}).status_code == 200
         patched = client.patch(
-            f"/api/training/local/{job}/status",
+            path_of("update_job_status", jobId=job),
             json={"status": "running"},
             headers={"Authorization": f"Bearer {token}"},
         )
@@ -166,7 +166,7 @@ def test_signals_stop_the_mock_cleanly(mock_factory, sig) -> None:
     with httpx.Client(timeout=10) as client:
         headers = {"X-API-Key": ALICE_KEY}
         with client.stream(
-            "GET", f"{handle.url}/api/training/predictions/job_demo_001/stream", headers=headers
+            "GET", handle.url + path_of("stream_predictions", jobId="job_demo_001"), headers=headers
         ) as stream:
             assert stream.status_code == 200
             handle.process.send_signal(sig)

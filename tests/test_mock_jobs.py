@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ALICE, ALICE_JWT, ALICE_KEY, BOB, BOB_JWT, BOB_KEY, DEMO_JOB, MockProcess
+from conftest import ALICE, ALICE_JWT, ALICE_KEY, BOB, BOB_JWT, BOB_KEY, DEMO_JOB, MockProcess, path_of
 
 KEY = {"X-API-Key": ALICE_KEY}
 JWT = {"Authorization": f"Bearer {ALICE_JWT}"}
@@ -19,7 +19,7 @@ STATUSES = ("pending", "queued", "running", "paused", "completed", "failed", "ca
 
 def create(mock: MockProcess, headers: dict[str, str] = KEY, **fields: Any) -> dict[str, Any]:
     fields.setdefault("job_id", f"job_{uuid.uuid4().hex[:8]}")
-    response = httpx.post(f"{mock.url}/api/training/local/jobs", json=fields, headers=headers)
+    response = httpx.post(mock.url + path_of("create_job"), json=fields, headers=headers)
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -30,12 +30,12 @@ def stored_job(mock: MockProcess, job_id: str) -> dict[str, Any]:
 
 
 def status(mock: MockProcess, job_id: str, headers: dict[str, str] = KEY) -> httpx.Response:
-    return httpx.get(f"{mock.url}/api/training/local/{job_id}/status", headers=headers)
+    return httpx.get(mock.url + path_of("get_job_status", jobId=job_id), headers=headers)
 
 
 def control(mock: MockProcess, job_id: str, action: str, headers: dict[str, str] = JWT, **extra: Any) -> httpx.Response:
     return httpx.post(
-        f"{mock.url}/api/training/local/{job_id}/control", json={"action": action, **extra}, headers=headers
+        mock.url + path_of("control_job", jobId=job_id), json={"action": action, **extra}, headers=headers
     )
 
 
@@ -78,8 +78,8 @@ def test_create_job_ignores_a_user_id_in_the_body(mock: MockProcess) -> None:
 
 
 def test_list_jobs_ignores_limit_and_offset(mock: MockProcess) -> None:
-    everything = httpx.get(f"{mock.url}/api/training/jobs", headers=KEY).json()
-    paged = httpx.get(f"{mock.url}/api/training/jobs", params={"limit": 1, "offset": 3}, headers=KEY).json()
+    everything = httpx.get(mock.url + path_of("list_jobs"), headers=KEY).json()
+    paged = httpx.get(mock.url + path_of("list_jobs"), params={"limit": 1, "offset": 3}, headers=KEY).json()
     assert paged == everything and everything["count"] == len(everything["jobs"]) > 1
     assert BOB not in str(everything) and "job_bob_001" not in {j["id"] for j in everything["jobs"]}
     created = [j["created_at"] for j in everything["jobs"]]
@@ -87,7 +87,7 @@ def test_list_jobs_ignores_limit_and_offset(mock: MockProcess) -> None:
 
 
 def test_list_local_jobs_paginates_and_filters(mock: MockProcess) -> None:
-    url = f"{mock.url}/api/training/local/jobs"
+    url = mock.url + path_of("list_local_jobs")
     whole = httpx.get(url, params={"limit": 100}, headers=KEY).json()
     page = httpx.get(url, params={"limit": 2, "offset": 1}, headers=KEY).json()
     assert [j["id"] for j in page["jobs"]] == [j["id"] for j in whole["jobs"]][1:3]
@@ -99,7 +99,7 @@ def test_list_local_jobs_paginates_and_filters(mock: MockProcess) -> None:
 def test_status_is_computed_from_the_latest_metric(mock: MockProcess) -> None:
     made = create(mock, status="pending", total_steps=200)
     worker = {"Authorization": f"Bearer {made['job_token']}"}
-    metrics_url = f"{mock.url}/api/training/local/{made['job_id']}/metrics"
+    metrics_url = mock.url + path_of("record_metric", jobId=made["job_id"])
     for step, loss in ((20, 2.0), (40, 1.8), (60, 1.5), (80, 1.2), (100, 1.0), (120, 0.9)):
         point = {"step": step, "epoch": step // 100, "train_loss": loss, "eval_loss": loss + 0.1, "grad_norm": 0.5}
         assert httpx.put(metrics_url, json=point, headers=worker).status_code == 200
@@ -127,7 +127,7 @@ def test_failed_job_reports_its_error(mock: MockProcess) -> None:
 
 def test_worker_status_update_stamps_completion(mock: MockProcess) -> None:
     made = create(mock)
-    url = f"{mock.url}/api/training/local/{made['job_id']}/status"
+    url = mock.url + path_of("update_job_status", jobId=made["job_id"])
     worker = {"Authorization": f"Bearer {made['job_token']}"}
     response = httpx.patch(url, json={"status": "failed", "error": "disk full"}, headers=worker)
     assert response.status_code == 200 and response.json()["status"] == "failed"
@@ -183,7 +183,7 @@ def test_cancelling_a_runpod_job_terminates_its_pod(mock: MockProcess) -> None:
     job_id = "7a1e3c5b-9d2f-4e68-8b04-6c3f1a9d5e27"
     response = control(mock, job_id, "cancel")
     assert response.json()["message"] == "RunPod pod terminated successfully"
-    pod = httpx.get(f"{mock.url}/api/training/deploy/runpod", params={"deployment_id": job_id}, headers=JWT).json()
+    pod = httpx.get(mock.url + path_of("get_runpod_deployment"), params={"deployment_id": job_id}, headers=JWT).json()
     assert pod["status"] == "stopped" and stored_job(mock, job_id)["status"] == "cancelled"
 
 
@@ -194,7 +194,7 @@ def test_control_of_someone_elses_job_is_not_found(mock: MockProcess) -> None:
 
 
 def test_resume_from_best_uses_the_jobs_best_checkpoint(mock: MockProcess) -> None:
-    url = f"{mock.url}/api/training/local/job_demo_failed/resume"
+    url = mock.url + path_of("resume_job", jobId="job_demo_failed")
     response = httpx.post(url, json={"resume_from_best": True}, headers=JWT)
     assert response.json()["checkpoint_path"] == "output/job_demo_failed/checkpoint-50"
     missing = httpx.post(url, json={}, headers=JWT)
@@ -204,7 +204,7 @@ def test_resume_from_best_uses_the_jobs_best_checkpoint(mock: MockProcess) -> No
 @pytest.mark.parametrize("current", STATUSES)
 def test_resume_restarts_only_failed_cancelled_pending_or_queued_jobs(mock: MockProcess, current: str) -> None:
     made = create(mock, status=current, config={"training": {"batch_size": 8}})
-    url = f"{mock.url}/api/training/local/{made['job_id']}/resume"
+    url = mock.url + path_of("resume_job", jobId=made["job_id"])
     body = {"checkpoint_path": "output/ckpt-7", "config_adjustments": {"learning_rate": 0.0001, "unknown": 1}}
     response = httpx.post(url, json=body, headers=JWT)
     if current in ("failed", "cancelled", "pending", "queued"):
@@ -222,7 +222,7 @@ def test_resume_restarts_only_failed_cancelled_pending_or_queued_jobs(mock: Mock
 
 
 def test_update_params_records_on_running_jobs_only(mock: MockProcess) -> None:
-    url = f"{mock.url}/api/training/local/{DEMO_JOB}/update-params"
+    url = mock.url + path_of("update_job_params", jobId=DEMO_JOB)
     response = httpx.patch(url, json={"learning_rate": 0.0001, "warmup_steps": 5}, headers=JWT)
     assert response.status_code == 200
     updates = response.json()["updates"]
@@ -230,6 +230,6 @@ def test_update_params_records_on_running_jobs_only(mock: MockProcess) -> None:
     assert "batch_size" not in updates
     assert stored_job(mock, DEMO_JOB)["parameter_updates"] == [updates]
     done = httpx.patch(
-        f"{mock.url}/api/training/local/job_demo_completed/update-params", json={"batch_size": 2}, headers=JWT
+        mock.url + path_of("update_job_params", jobId="job_demo_completed"), json={"batch_size": 2}, headers=JWT
     )
     assert done.status_code == 400 and done.json()["current_status"] == "completed"

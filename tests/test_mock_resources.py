@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ALICE, ALICE_JWT, ALICE_KEY, ALICE_PRODUCTION_KEY, ALICE_TESTING_KEY, BOB_JWT, MockProcess
+from conftest import ALICE, ALICE_JWT, ALICE_KEY, ALICE_PRODUCTION_KEY, ALICE_TESTING_KEY, BOB_JWT, MockProcess, path_of
 
 JWT = {"Authorization": f"Bearer {ALICE_JWT}"}
 BOB = {"Authorization": f"Bearer {BOB_JWT}"}
@@ -42,33 +42,35 @@ def fast() -> Any:
 
 
 def test_config_create_read_update_delete(mock: MockProcess) -> None:
-    url = f"{mock.url}/api/training"
+    url = mock.url + path_of("list_configs")
     body = {"name": "cfg", "template_type": "sft", "config_json": {"training": {}}}
     created = httpx.post(url, json=body, headers=JWT)
     assert created.status_code == 201
     config = created.json()["config"]
     assert config["is_validated"] is False and "model" in config["validation_errors"]
-    assert httpx.get(f"{url}/{config['id']}", headers=JWT).json()["config"] == config
-    fixed = httpx.put(
-        f"{url}/{config['id']}", json={"name": "", "config_json": {"model": {"name": "m"}, "training": {}}}, headers=JWT
-    )
+    item = mock.url + path_of("get_config", id=config["id"])
+    assert httpx.get(item, headers=JWT).json()["config"] == config
+    fixed = httpx.put(item, json={"name": "", "config_json": {"model": {"name": "m"}, "training": {}}}, headers=JWT)
     assert fixed.json()["config"]["is_validated"] is True and fixed.json()["config"]["name"] == "cfg"
     assert config["id"] in {c["id"] for c in httpx.get(url, headers=JWT).json()["configs"]}
-    assert httpx.delete(f"{url}/{config['id']}", headers=JWT).json() == {"success": True}
-    assert httpx.get(f"{url}/{config['id']}", headers=JWT).status_code == 404
-    assert httpx.delete(f"{url}/{config['id']}", headers=JWT).status_code == 200, "deletes are idempotent"
+    assert httpx.delete(item, headers=JWT).json() == {"success": True}
+    assert httpx.get(item, headers=JWT).status_code == 404
+    assert httpx.delete(item, headers=JWT).status_code == 200, "deletes are idempotent"
 
 
 def test_configs_are_private_but_public_packages_are_open(mock: MockProcess) -> None:
-    assert httpx.get(f"{mock.url}/api/training/{BOB_CONFIG}", headers=JWT).status_code == 404
-    assert httpx.put(f"{mock.url}/api/training/{BOB_CONFIG}", json={"name": "x"}, headers=JWT).status_code == 404
-    httpx.delete(f"{mock.url}/api/training/{BOB_CONFIG}", headers=JWT)
-    assert httpx.get(f"{mock.url}/api/training/{BOB_CONFIG}", headers=BOB).status_code == 200, "not deleted"
-    public = httpx.get(f"{mock.url}/api/training/public/sft-support-bot-demo")
+    assert httpx.get(mock.url + path_of("get_config", id=BOB_CONFIG), headers=JWT).status_code == 404
+    assert (
+        httpx.put(mock.url + path_of("update_config", id=BOB_CONFIG), json={"name": "x"}, headers=JWT).status_code
+        == 404
+    )
+    httpx.delete(mock.url + path_of("delete_config", id=BOB_CONFIG), headers=JWT)
+    assert httpx.get(mock.url + path_of("get_config", id=BOB_CONFIG), headers=BOB).status_code == 200, "not deleted"
+    public = httpx.get(mock.url + path_of("get_public_config", id="sft-support-bot-demo"))
     assert public.status_code == 200 and public.headers["access-control-allow-origin"] == "*"
-    datasets = httpx.get(f"{mock.url}/api/training/public/sft-support-bot-demo/dataset").json()["datasets"]
+    datasets = httpx.get(mock.url + path_of("get_public_datasets", id="sft-support-bot-demo")).json()["datasets"]
     assert [d["id"] for d in datasets] == [DATASET] and datasets[0]["download_url"].startswith("http")
-    missing = httpx.get(f"{mock.url}/api/training/public/nope")
+    missing = httpx.get(mock.url + path_of("get_public_config", id="nope"))
     assert missing.status_code == 404 and missing.headers["access-control-allow-origin"] == "*"
 
 
@@ -77,7 +79,7 @@ def test_configs_are_private_but_public_packages_are_open(mock: MockProcess) -> 
 
 def upload(mock: MockProcess, content: bytes, fmt: str = "chatml", headers: dict[str, str] = JWT) -> httpx.Response:
     return httpx.post(
-        f"{mock.url}/api/training/dataset",
+        mock.url + path_of("upload_dataset"),
         data={"name": "uploaded", "format": fmt, "description": "d"},
         files={"file": ("set.jsonl", content, "application/x-ndjson")},
         headers=headers,
@@ -93,18 +95,18 @@ def test_dataset_upload_list_preview_delete(mock: MockProcess) -> None:
     assert dataset["total_examples"] == 5 and dataset["metadata"]["detected_format_canonical"] == "chatml"
     assert dataset["metadata"]["format_mismatch"] is True and body["estimated_tokens"] > 0
     assert (dataset["avg_input_length"], dataset["avg_output_length"]) == (2, 11)
-    listed = httpx.get(f"{mock.url}/api/training/dataset", headers=JWT).json()["datasets"]
+    listed = httpx.get(mock.url + path_of("list_datasets"), headers=JWT).json()["datasets"]
     assert listed[0] == dataset, "newest first"
-    available = httpx.get(f"{mock.url}/api/training/dataset/available", headers=JWT).json()
+    available = httpx.get(mock.url + path_of("list_available_datasets"), headers=JWT).json()
     assert available["datasets"][0]["displayLabel"] == "uploaded (alpaca, 5 examples)"
     preview = httpx.get(
-        f"{mock.url}/api/training/dataset/{dataset['id']}", params={"offset": 3, "limit": 5}, headers=JWT
+        mock.url + path_of("preview_dataset", id=dataset["id"]), params={"offset": 3, "limit": 5}, headers=JWT
     )
     assert preview.json()["total"] == 5 and preview.json()["has_more"] is False
     assert [e["index"] for e in preview.json()["examples"]] == [3, 4]
     assert preview.json()["examples"][0]["data"]["messages"][0]["content"] == "hi"
-    assert httpx.delete(f"{mock.url}/api/training/dataset/{dataset['id']}", headers=JWT).status_code == 200
-    assert httpx.get(f"{mock.url}/api/training/dataset/{dataset['id']}", headers=JWT).status_code == 404
+    assert httpx.delete(mock.url + path_of("delete_dataset", id=dataset["id"]), headers=JWT).status_code == 200
+    assert httpx.get(mock.url + path_of("preview_dataset", id=dataset["id"]), headers=JWT).status_code == 404
 
 
 def test_an_upload_without_examples_is_rejected(mock: MockProcess) -> None:
@@ -114,9 +116,9 @@ def test_an_upload_without_examples_is_rejected(mock: MockProcess) -> None:
 
 
 def test_someone_elses_dataset_is_not_found(mock: MockProcess) -> None:
-    assert httpx.get(f"{mock.url}/api/training/dataset/{BOB_DATASET}", headers=JWT).status_code == 404
-    assert httpx.delete(f"{mock.url}/api/training/dataset/{BOB_DATASET}", headers=JWT).status_code == 404
-    mine = {d["id"] for d in httpx.get(f"{mock.url}/api/training/dataset", headers=JWT).json()["datasets"]}
+    assert httpx.get(mock.url + path_of("preview_dataset", id=BOB_DATASET), headers=JWT).status_code == 404
+    assert httpx.delete(mock.url + path_of("delete_dataset", id=BOB_DATASET), headers=JWT).status_code == 404
+    mine = {d["id"] for d in httpx.get(mock.url + path_of("list_datasets"), headers=JWT).json()["datasets"]}
     assert BOB_DATASET not in mine and DATASET in mine
 
 
@@ -124,7 +126,7 @@ def test_someone_elses_dataset_is_not_found(mock: MockProcess) -> None:
 
 
 def test_baselines_crud_shared_by_every_user(mock: MockProcess) -> None:
-    url = f"{mock.url}/api/training/baselines"
+    url = mock.url + path_of("list_baselines")
     body = {
         "modelName": "m-x",
         "version": "v2",
@@ -152,12 +154,16 @@ def test_baselines_crud_shared_by_every_user(mock: MockProcess) -> None:
 
 def deploy(mock: MockProcess, provider: str, body: dict[str, Any]) -> httpx.Response:
     return httpx.post(
-        f"{mock.url}/api/training/deploy/{provider}", json={"training_config_id": CONFIG, **body}, headers=JWT
+        mock.url + path_of(f"create_{provider.replace('-', '_')}_deployment"),
+        json={"training_config_id": CONFIG, **body},
+        headers=JWT,
     )
 
 
 def deployment_status(mock: MockProcess, provider: str, key: str, param: str = "deployment_id") -> str:
-    response = httpx.get(f"{mock.url}/api/training/deploy/{provider}", params={param: key}, headers=JWT)
+    response = httpx.get(
+        mock.url + path_of(f"get_{provider.replace('-', '_')}_deployment"), params={param: key}, headers=JWT
+    )
     assert response.status_code == 200, response.text
     return str(response.json()["status"])
 
@@ -207,10 +213,10 @@ def test_runpod_deployment_creates_a_pending_job_and_stops_on_delete(mock: MockP
     created = deploy(mock, "runpod", {"gpu_type": "NVIDIA H100"}).json()
     assert created["cost"]["cost_per_hour"] == 3.29
     job = httpx.get(
-        f"{mock.url}/api/training/local/{created['job_id']}/status", headers={"X-API-Key": ALICE_KEY}
+        mock.url + path_of("get_job_status", jobId=created["job_id"]), headers={"X-API-Key": ALICE_KEY}
     ).json()
     assert job["status"] == "pending" and job["total_steps"] == 3, "ceil(3 examples / (4 x 8)) x 3 epochs"
-    url = f"{mock.url}/api/training/deploy/runpod"
+    url = mock.url + path_of("get_runpod_deployment")
     stopped = httpx.delete(url, params={"deployment_id": created["deployment_id"]}, headers=JWT)
     assert stopped.json()["status"] == "stopped"
     assert deployment_status(mock, "runpod", created["deployment_id"]) == "stopped"
@@ -219,7 +225,7 @@ def test_runpod_deployment_creates_a_pending_job_and_stops_on_delete(mock: MockP
 
 def test_deploying_someone_elses_config_is_not_found(mock: MockProcess) -> None:
     response = httpx.post(
-        f"{mock.url}/api/training/deploy/sagemaker",
+        mock.url + path_of("create_sagemaker_deployment"),
         json={"training_config_id": BOB_CONFIG, "instance_type": "ml.g5.xlarge"},
         headers=JWT,
     )
@@ -227,8 +233,12 @@ def test_deploying_someone_elses_config_is_not_found(mock: MockProcess) -> None:
 
 
 def test_lambda_is_gone_for_every_method(mock: MockProcess) -> None:
-    for method in ("GET", "POST", "DELETE"):
-        response = httpx.request(method, f"{mock.url}/api/training/deploy/lambda")
+    for method, operation_id in (
+        ("GET", "get_lambda_deployment"),
+        ("POST", "create_lambda_deployment"),
+        ("DELETE", "delete_lambda_deployment"),
+    ):
+        response = httpx.request(method, mock.url + path_of(operation_id))
         assert response.status_code == 410
         assert response.headers["x-deprecated-at"] == "2025-12-18"
         assert response.json()["replacement"]["method"] == method
@@ -241,14 +251,14 @@ TESTING = {"X-API-Key": ALICE_TESTING_KEY}
 
 def start_run(mock: MockProcess, **config: Any) -> str:
     body = {"config": {"model_id": "m", "test_suite_id": SUITE, **config}}
-    response = httpx.post(f"{mock.url}/api/batch-testing/run", json=body, headers=TESTING)
+    response = httpx.post(mock.url + path_of("run_batch_test"), json=body, headers=TESTING)
     assert response.status_code == 200, response.text
     assert response.json()["total_prompts"] == min(5, config.get("prompt_limit", 25))
     return str(response.json()["test_run_id"])
 
 
 def run_status(mock: MockProcess, run_id: str) -> dict[str, Any]:
-    return dict(httpx.get(f"{mock.url}/api/batch-testing/status/{run_id}", headers=TESTING).json())
+    return dict(httpx.get(mock.url + path_of("get_batch_test_status", id=run_id), headers=TESTING).json())
 
 
 def test_a_batch_run_completes_over_scaled_time(fast: MockProcess) -> None:
@@ -260,7 +270,7 @@ def test_a_batch_run_completes_over_scaled_time(fast: MockProcess) -> None:
 
 
 def test_cancel_rules_of_batch_runs(mock: MockProcess) -> None:
-    cancel = f"{mock.url}/api/batch-testing/cancel"
+    cancel = mock.url + path_of("cancel_batch_test")
     run_id = start_run(mock, delay_ms=600_000)
     foreign = httpx.post(cancel, json={"test_run_id": BOB_RUN}, headers=TESTING)
     assert foreign.status_code == 403 and foreign.json()["error"] == "Unauthorized - not your test run"
@@ -273,9 +283,9 @@ def test_cancel_rules_of_batch_runs(mock: MockProcess) -> None:
 
 
 def test_a_foreign_test_suite_or_run_is_not_found(mock: MockProcess) -> None:
-    assert httpx.get(f"{mock.url}/api/batch-testing/status/{BOB_RUN}", headers=TESTING).status_code == 404
+    assert httpx.get(mock.url + path_of("get_batch_test_status", id=BOB_RUN), headers=TESTING).status_code == 404
     body = {"config": {"model_id": "m", "test_suite_id": "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a"}}
-    assert httpx.post(f"{mock.url}/api/batch-testing/run", json=body, headers=TESTING).status_code == 404
+    assert httpx.post(mock.url + path_of("run_batch_test"), json=body, headers=TESTING).status_code == 404
 
 
 # --- traces and analytics ----------------------------------------------------------------------
@@ -295,7 +305,7 @@ def span(trace_id: str, span_id: str, parent: str | None = None, **extra: Any) -
 
 
 def test_spans_upsert_and_nest_under_their_parent(mock: MockProcess) -> None:
-    url = f"{mock.url}/api/analytics/traces"
+    url = mock.url + path_of("list_traces")
     root = httpx.post(url, json=span("T", "root", start_time="2026-07-01T00:00:00Z"), headers=PRODUCTION).json()
     assert root["data"]["status"] == "pending" and root["data"]["metadata"] == {}
     httpx.post(url, json=span("T", "child", "root", start_time="2026-07-01T00:00:01Z"), headers=PRODUCTION)
@@ -312,7 +322,7 @@ def test_spans_upsert_and_nest_under_their_parent(mock: MockProcess) -> None:
 
 
 def test_analytics_are_computed_from_spans_and_cached(mock: MockProcess) -> None:
-    url = f"{mock.url}/api/analytics/data"
+    url = mock.url + path_of("get_analytics_data")
     window = {"startDate": "2026-06-30T00:00:00Z", "endDate": "2026-07-01T00:00:00Z", "metrics": "tokens,latency"}
     first = httpx.get(url, params=window, headers=PRODUCTION)
     assert first.headers["x-cache"] == "MISS"

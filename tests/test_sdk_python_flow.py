@@ -13,7 +13,7 @@ from typing import Any
 import finetune_lab
 import httpx
 import pytest
-from conftest import ALICE, ALICE_KEY, MockProcess
+from conftest import ALICE, ALICE_KEY, MockProcess, path_of
 
 EPOCHS = 3
 SAMPLES = 4
@@ -109,14 +109,14 @@ def test_job_list_metrics_logs_and_errors_match_the_store(mock: MockProcess, cli
     worker = {"Authorization": f"Bearer {token}"}
     for step, loss in ((10, 2.0), (20, 1.6), (30, 1.3)):
         response = httpx.put(
-            f"{mock.url}/api/training/local/{job_id}/metrics",
+            mock.url + path_of("record_metric", jobId=job_id),
             json={"step": step, "epoch": 0, "train_loss": loss},
             headers=worker,
             timeout=10,
         )
         assert response.status_code == 200, response.text
     lines = [f"[step {n}] training" for n in range(7)]
-    logs_url = f"{mock.url}/api/training/local/{job_id}/logs"
+    logs_url = mock.url + path_of("append_logs", jobId=job_id)
     response = httpx.post(logs_url, json={"logs": lines}, headers=worker, timeout=10)
     assert response.status_code == 200, response.text
     data = stored(mock)
