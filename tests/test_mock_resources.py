@@ -342,3 +342,20 @@ def test_analytics_are_computed_from_spans_and_cached(mock: MockProcess) -> None
     assert wide.status_code == 400 and "90 days" in wide.json()["error"]
     none = httpx.get(url, params={**window, "metrics": "bogus"}, headers=PRODUCTION)
     assert none.status_code == 400 and none.json()["error"] == "At least one metric must be specified"
+
+
+def test_a_run_never_takes_more_prompts_than_the_contract_bounds(mock: MockProcess) -> None:
+    import spec
+
+    bound = spec.load().operation("run_batch_test").request_body
+    assert bound is not None
+    config_schema = bound.content["application/json"].schema
+    assert config_schema is not None
+    limit = config_schema.raw["properties"]["config"]["properties"]["prompt_limit"]["maximum"]
+    url = mock.url + path_of("run_batch_test")
+    config = {"model_id": "m", "source_path": "prompts.jsonl"}
+    too_many = httpx.post(url, json={"config": {**config, "prompt_limit": limit + 1}}, headers=TESTING, timeout=10)
+    assert too_many.status_code == 400
+    assert too_many.json()["error"] == f"body.config.prompt_limit: must be <= {limit}"
+    most = httpx.post(url, json={"config": {**config, "prompt_limit": limit}}, headers=TESTING, timeout=10)
+    assert (most.status_code, most.json()["total_prompts"]) == (200, limit)
