@@ -233,3 +233,13 @@ def test_update_params_records_on_running_jobs_only(mock: MockProcess) -> None:
         mock.url + path_of("update_job_params", jobId="job_demo_completed"), json={"batch_size": 2}, headers=JWT
     )
     assert done.status_code == 400 and done.json()["current_status"] == "completed"
+
+
+def test_a_chosen_job_token_must_be_a_bearer_token(mock: MockProcess) -> None:
+    url = mock.url + path_of("create_job")
+    body = {"job_id": f"job_{uuid.uuid4().hex[:8]}", "job_token": "tök en"}
+    refused = httpx.post(url, json=body, headers={"X-API-Key": ALICE_KEY}, timeout=10)
+    assert refused.status_code == 400
+    assert refused.json()["error"].startswith("body.job_token: must match pattern")
+    chosen = httpx.post(url, json={**body, "job_token": "abc-DEF_123.x"}, headers={"X-API-Key": ALICE_KEY}, timeout=10)
+    assert chosen.json()["job_token"] == "abc-DEF_123.x"
