@@ -1,86 +1,113 @@
-"""The admin API under `/__mock/`: reset, state, journal, faults and health (not part of the contract).
+"""The admin API under `/__mock/` (not part of the contract): one route table, its router and its handlers.
 
-Documented in the README; every body is JSON and every error is `{"error": "<what to change>"}`.
+`ROUTES` is the only list of admin endpoints: the router, `GET /__mock/` and the README's table follow it.
+Every body is JSON and every failure is `{"error": "<what to change>"}` (404, 405 with `Allow`, 400, 500).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
-from mockserver.context import dumps
-from mockserver.errors import plain_error
+from mockserver.errors import MockError, plain_error
 from mockserver.faults import FaultError
+from mockserver.scenarios import ScenarioError
 from mockserver.state import MockState
 from mockserver.store import StoreError
 from mockserver.store.datasets import download_token, gzipped
+from mockserver.wire import JSON, dumps
 
 PREFIX = "/__mock"
 
+logger = logging.getLogger("mockserver")
+
+
+@dataclass(frozen=True, slots=True)
+class AdminRoute:
+    """One admin endpoint: its method, its path below `PREFIX`, the `Admin` method that serves it, what it does."""
+
+    method: str
+    path: str
+    name: str
+    summary: str
+
+    @property
+    def full_path(self) -> str:
+        """The path as a client writes it (`/__mock/streams/{jobId}`)."""
+        return PREFIX + self.path
+
+
+ROUTES: tuple[AdminRoute, ...] = (
+    AdminRoute("GET", "/", "index", "this list of admin endpoints"),
+    AdminRoute(
+        "GET", "/health", "health", "status, uptime, operations, open streams, journal size, faults, rate limit"
+    ),
+    AdminRoute(
+        "POST", "/reset", "reset", "back to the seed data; clears faults, rate-limit windows and stream bindings"
+    ),
+    AdminRoute("GET", "/data", "get_data", "the whole store, every table"),
+    AdminRoute("PUT", "/data", "put_data", "replace the tables named in the body, keep the others"),
+    AdminRoute("GET", "/journal", "get_journal", "recorded requests, oldest first (?operation_id=, ?status=, ?limit=)"),
+    AdminRoute("DELETE", "/journal", "clear_journal", "forget every recorded request"),
+    AdminRoute("GET", "/faults", "get_faults", "the injected faults per operationId or '*'"),
+    AdminRoute("PUT", "/faults", "put_faults", "replace the fault table"),
+    AdminRoute("DELETE", "/faults", "clear_faults", "remove every fault"),
+    AdminRoute("GET", "/streams", "list_streams", "open prediction streams, scenario bindings, shipped scenarios"),
+    AdminRoute("PUT", "/streams/{jobId}", "bind_stream", "bind a scenario to a job's streams"),
+    AdminRoute("DELETE", "/streams/{jobId}", "unbind_stream", "unbind a job's scenario; its streams go live again"),
+    AdminRoute("POST", "/jobs/{jobId}/predictions", "insert_predictions", "store generated predictions of a job"),
+    AdminRoute("GET", "/storage/{datasetId}", "download", "a dataset file behind a signed download URL (?token=)"),
+)
+
+
+class AdminError(MockError):
+    """An admin request that cannot be served: the status and what to change."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
 
 def _json(body: Any, status: int = 200) -> Response:
-    return Response(dumps(body), status_code=status, media_type="application/json")
+    return Response(dumps(body), status_code=status, media_type=JSON)
 
 
-async def _body(request: Request) -> Any:
+_NO_DEFAULT: Any = object()
+
+
+async def _json_body(request: Request, default: Any = _NO_DEFAULT) -> Any:
+    """The request's JSON body; `default` when it is empty and one is given."""
     raw = await request.body()
+    if not raw.strip():
+        if default is _NO_DEFAULT:
+            raise AdminError(400, "body: a JSON document is required")
+        return default
     try:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise _BadRequest(f"body: must be valid JSON ({exc})") from None
-
-
-class _BadRequest(Exception):
-    pass
+        raise AdminError(400, f"body: must be valid JSON ({exc})") from None
 
 
 class Admin:
-    """Handlers of the admin routes of one mock."""
+    """The handlers of the admin routes of one mock, one method per `AdminRoute.name`."""
 
     def __init__(self, state: MockState) -> None:
         self.state = state
 
-    def routes(self) -> list[BaseRoute]:
-        """The admin routes, with the stream helpers' routes of `mockserver.sse`."""
-        routes: list[BaseRoute] = [
-            Route(f"{PREFIX}/", self.index, methods=["GET"]),
-            Route(f"{PREFIX}/health", self.health, methods=["GET"]),
-            Route(f"{PREFIX}/reset", self.reset, methods=["POST"]),
-            Route(f"{PREFIX}/data", self.get_data, methods=["GET"]),
-            Route(f"{PREFIX}/data", self.put_data, methods=["PUT"]),
-            Route(f"{PREFIX}/journal", self.get_journal, methods=["GET"]),
-            Route(f"{PREFIX}/journal", self.clear_journal, methods=["DELETE"]),
-            Route(f"{PREFIX}/faults", self.get_faults, methods=["GET"]),
-            Route(f"{PREFIX}/faults", self.put_faults, methods=["PUT"]),
-            Route(f"{PREFIX}/faults", self.clear_faults, methods=["DELETE"]),
-            Route(f"{PREFIX}/storage/{{dataset_id}}", self.download, methods=["GET"]),
-        ]
-        from mockserver import sse
-
-        return routes + list(sse.admin_routes(self.state))
-
     async def index(self, request: Request) -> Response:
-        """What the admin API offers."""
-        return _json(
-            {
-                "service": "ftl-mock admin",
-                "endpoints": {
-                    "GET /__mock/health": "status, uptime, operations, open streams, journal size",
-                    "POST /__mock/reset": "back to the seed data; clears faults and rate-limit windows",
-                    "GET /__mock/data": "dump the store",
-                    "PUT /__mock/data": "replace the store with a dump",
-                    "GET /__mock/journal": "recorded requests (?operation_id=, ?status=, ?limit=)",
-                    "DELETE /__mock/journal": "clear the journal",
-                    "GET|PUT|DELETE /__mock/faults": "injected faults per operationId or '*'",
-                    "GET /__mock/streams": "open prediction streams and scenario bindings",
-                },
-            }
-        )
+        """What the admin API offers (built from `ROUTES`)."""
+        endpoints = {f"{route.method} {route.full_path}": route.summary for route in ROUTES}
+        return _json({"service": "ftl-mock admin", "endpoints": endpoints})
 
     async def health(self, request: Request) -> Response:
         """Liveness and a few counters."""
@@ -93,19 +120,14 @@ class Admin:
                 "open_streams": state.streams.open_streams,
                 "journal": {"entries": len(state.journal), "size": state.journal.size, "total": state.journal.total},
                 "faults": len(state.faults.as_json()),
-                "rate_limit": _rate_limit(state),
+                "rate_limit": state.limiter.describe(),
                 "time_scale": state.settings.time_scale,
             }
         )
 
     async def reset(self, request: Request) -> Response:
         """Back to the seed data, without faults, rate-limit history or scenario bindings (the journal is kept)."""
-        from mockserver.scenarios import Scenarios
-
-        self.state.store.reset()
-        self.state.faults.clear()
-        self.state.limiter.reset()
-        Scenarios.of(self.state).reset()
+        self.state.reset()
         return _json({"status": "reset"})
 
     async def get_data(self, request: Request) -> Response:
@@ -113,39 +135,36 @@ class Admin:
         return _json(self.state.store.dump())
 
     async def put_data(self, request: Request) -> Response:
-        """Replace the store's state with a dump (as `GET /__mock/data` returns it)."""
+        """Replace the tables the body names (in the shape `GET /__mock/data` returns); keep the others."""
+        data = await _json_body(request)
+        if not isinstance(data, dict):
+            raise AdminError(400, "body: must be an object of table names to rows")
         try:
-            data = await _body(request)
-            if not isinstance(data, dict):
-                raise _BadRequest("body: must be an object of table names to rows")
-            self.state.store.load(data)
-        except _BadRequest as exc:
-            return plain_error(400, str(exc))
+            self.state.store.replace(data)
         except (StoreError, ValueError, KeyError, TypeError) as exc:
-            return plain_error(400, f"data: {exc}")
-        return _json({"status": "loaded", "tables": {k: len(v) for k, v in self.state.store.dump().items()}})
+            raise AdminError(400, f"data: {exc}") from None
+        counts = {name: len(rows) for name, rows in self.state.store.dump().items()}
+        return _json({"status": "loaded", "replaced": sorted(data), "tables": counts})
 
     async def get_journal(self, request: Request) -> Response:
         """Recorded requests, oldest first; filter with `operation_id`, `status`, keep the last `limit`."""
         params = request.query_params
         op_filter = params.get("operation_id")
-        status_text = params.get("status")
-        limit_text = params.get("limit")
         try:
-            status = int(status_text) if status_text else None
-            limit = int(limit_text) if limit_text else None
+            status = int(params["status"]) if params.get("status") else None
+            limit = int(params["limit"]) if params.get("limit") else None
         except ValueError:
-            return plain_error(400, "status and limit: must be integers")
+            raise AdminError(400, "status and limit: must be integers") from None
         if limit is not None and limit < 0:
-            return plain_error(400, "limit: must be >= 0")
+            raise AdminError(400, "limit: must be >= 0")
+        journal = self.state.journal
         entries = [
             e
-            for e in self.state.journal
+            for e in journal
             if (op_filter is None or e.operation_id == op_filter) and (status is None or e.status == status)
         ]
         if limit is not None:
             entries = entries[-limit:] if limit else []
-        journal = self.state.journal
         return _json(
             {
                 "entries": [e.as_json() for e in entries],
@@ -159,10 +178,6 @@ class Admin:
         """Forget every recorded request."""
         return _json({"cleared": self.state.journal.clear()})
 
-    async def download(self, request: Request) -> Response:
-        """A dataset file behind a signed download URL (`get_public_datasets`), gzipped JSONL."""
-        return _download(self.state, request.path_params["dataset_id"], request.query_params.get("token", ""))
-
     async def get_faults(self, request: Request) -> Response:
         """The fault table."""
         return _json(self.state.faults.as_json())
@@ -170,9 +185,9 @@ class Admin:
     async def put_faults(self, request: Request) -> Response:
         """Replace the fault table."""
         try:
-            self.state.faults.replace(await _body(request))
-        except (_BadRequest, FaultError) as exc:
-            return plain_error(400, str(exc))
+            self.state.faults.replace(await _json_body(request))
+        except FaultError as exc:
+            raise AdminError(400, str(exc)) from None
         return _json(self.state.faults.as_json())
 
     async def clear_faults(self, request: Request) -> Response:
@@ -180,17 +195,128 @@ class Admin:
         self.state.faults.clear()
         return _json({})
 
+    async def list_streams(self, request: Request) -> Response:
+        """Open streams, bindings, the default scenario and the shipped scenario names."""
+        hub = self.state.streams
+        scenarios = self.state.scenarios
+        return _json(
+            {
+                "open_streams": hub.open_streams,
+                "dropped_slow": hub.dropped_slow,
+                "default_scenario": scenarios.default,
+                "bindings": {job: s.summary() for job, s in scenarios.bindings.items()},
+                "scenarios": scenarios.library.names(),
+            }
+        )
 
-def _download(state: MockState, dataset_id: str, token: str) -> Response:
-    datasets = state.store.datasets
-    row = datasets.get(dataset_id)
-    if row is None:
-        return _json({"error": f"dataset_id: no stored file {dataset_id}"}, 404)
-    if token != download_token(row["storage_path"]):
-        return _json({"error": "token: does not sign this file"}, 403)
-    return Response(gzipped(datasets.lines(dataset_id)), media_type="application/gzip")
+    async def bind_stream(self, request: Request) -> Response:
+        """Bind a scenario (`{"scenario": name}` or `{"scenario": {...}}`) to a job's streams."""
+        job_id = request.path_params["jobId"]
+        body = await _json_body(request)
+        if not isinstance(body, dict) or "scenario" not in body:
+            raise AdminError(400, 'body: must be {"scenario": <name or inline scenario>}')
+        try:
+            scenario = self.state.scenarios.bind(job_id, body["scenario"])
+        except ScenarioError as exc:
+            raise AdminError(400, str(exc)) from None
+        return _json({"job_id": job_id, "scenario": scenario.summary()})
+
+    async def unbind_stream(self, request: Request) -> Response:
+        """Remove a job's binding; its streams go live again (or play the default scenario)."""
+        job_id = request.path_params["jobId"]
+        return _json({"job_id": job_id, "removed": self.state.scenarios.unbind(job_id)})
+
+    async def insert_predictions(self, request: Request) -> Response:
+        """Insert `count` generated predictions now, or `rate` per second in the background."""
+        job_id = request.path_params["jobId"]
+        scenarios = self.state.scenarios
+        body = await _json_body(request, default={})
+        for violation in scenarios.library.parser.step_schema("insert").violations(body, "body"):
+            raise AdminError(400, str(violation))
+        if self.state.store.jobs.get(job_id) is None:
+            raise AdminError(404, f"jobId: no job {job_id!r}")
+        count = int(body.get("count", 1))
+        epoch = body.get("epoch", "current")
+        if "rate" in body:
+            scenarios.trickle(job_id, count, epoch, float(body["rate"]))
+            return _json({"job_id": job_id, "scheduled": count, "rate": body["rate"]}, 202)
+        try:
+            stored = scenarios.feed.insert(job_id, count, epoch)
+        except ScenarioError as exc:
+            raise AdminError(400, str(exc)) from None
+        return _json({"job_id": job_id, "inserted": len(stored), "total_count": stored[-1][1]})
+
+    async def download(self, request: Request) -> Response:
+        """A dataset file behind a signed download URL (`get_public_datasets`), gzipped JSONL."""
+        dataset_id = request.path_params["datasetId"]
+        datasets = self.state.store.datasets
+        row = datasets.get(dataset_id)
+        if row is None:
+            raise AdminError(404, f"dataset_id: no stored file {dataset_id}")
+        if request.query_params.get("token", "") != download_token(row["storage_path"]):
+            raise AdminError(403, "token: does not sign this file")
+        return Response(gzipped(datasets.lines(dataset_id)), media_type="application/gzip")
 
 
-def _rate_limit(state: MockState) -> str | None:
-    limit = state.settings.rate_limit
-    return f"{limit.requests}/{limit.window_s:g}s" if limit else None
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Path:
+    """One admin path with the handler of each method it takes."""
+
+    pattern: re.Pattern[str]
+    template: str
+    methods: Mapping[str, Endpoint]
+
+    @property
+    def allow(self) -> str:
+        """The `Allow` header: the methods served, HEAD wherever GET is."""
+        methods = set(self.methods) | ({"HEAD"} if "GET" in self.methods else set())
+        return ", ".join(sorted(methods))
+
+
+def _pattern(path: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", path)
+    regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)" for i, part in enumerate(parts))
+    return re.compile(regex + r"\Z")
+
+
+class AdminRouter:
+    """Serves `ROUTES` under `PREFIX`: 404 for an unknown path, 405 with `Allow` for a wrong method, all JSON."""
+
+    def __init__(self, admin: Admin, routes: tuple[AdminRoute, ...] = ROUTES) -> None:
+        by_path: dict[str, dict[str, Endpoint]] = {}
+        for route in routes:
+            methods = by_path.setdefault(route.path, {})
+            if route.method in methods:
+                raise ValueError(f"admin route {route.method} {route.full_path} is declared twice")
+            methods[route.method] = getattr(admin, route.name)
+        self.paths = tuple(_Path(_pattern(path), path, methods) for path, methods in by_path.items())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self._respond(scope, receive)
+        await response(scope, receive, send)
+
+    async def _respond(self, scope: Scope, receive: Receive) -> Response:
+        method: str = scope["method"]
+        # `/__mock` is the index; a trailing slash elsewhere is ignored.
+        path = scope["path"][len(PREFIX) :].rstrip("/") or "/"
+        for candidate in self.paths:
+            matched = candidate.pattern.match(path)
+            if matched is None:
+                continue
+            endpoint = candidate.methods.get("GET" if method == "HEAD" else method)
+            if endpoint is None:
+                allow = candidate.allow
+                message = f"Method {method} not allowed on {scope['path']}; allowed: {allow}"
+                return plain_error(405, message, headers={"Allow": allow})
+            request = Request({**scope, "path_params": matched.groupdict()}, receive)
+            try:
+                return await endpoint(request)
+            except AdminError as exc:
+                return plain_error(exc.status, exc.message)
+            except Exception as exc:
+                logger.exception("admin handler of %s %s failed", method, scope["path"])
+                return plain_error(500, f"Internal mock error in the admin API: {type(exc).__name__}: {exc}")
+        return plain_error(404, f"Not found: the admin API has no {method} {scope['path']} (see GET {PREFIX}/)")

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import logging
 
-from starlette.routing import Router as StarletteRouter
 from starlette.types import Receive, Scope, Send
 
 import spec
-from mockserver.admin import PREFIX, Admin
-from mockserver.auth import Authenticator, RateLimiter
+from mockserver.admin import PREFIX, Admin, AdminRouter
+from mockserver.auth import Authenticator
 from mockserver.dispatch import Dispatcher
-from mockserver.errors import plain_error
 from mockserver.faults import Faults
 from mockserver.journal import Journal
+from mockserver.ratelimit import RateLimiter
 from mockserver.resources import handlers
+from mockserver.scenarios import Scenarios
 from mockserver.settings import Settings
 from mockserver.sse import StreamHub
 from mockserver.state import MockState
@@ -29,7 +29,7 @@ logger = logging.getLogger("mockserver")
 class MockApp:
     """The ASGI entry point: lifespan, admin routes and the contract dispatcher."""
 
-    def __init__(self, state: MockState, dispatcher: Dispatcher, admin: StarletteRouter) -> None:
+    def __init__(self, state: MockState, dispatcher: Dispatcher, admin: AdminRouter) -> None:
         self.state = state
         self.dispatcher = dispatcher
         self.admin = admin
@@ -62,15 +62,8 @@ class MockApp:
                 return
 
 
-async def _admin_not_found(scope: Scope, receive: Receive, send: Send) -> None:
-    response = plain_error(
-        404, f"Not found: the admin API has no {scope['method']} {scope['path']} (see GET {PREFIX}/)"
-    )
-    await response(scope, receive, send)
-
-
 def create_state(settings: Settings) -> MockState:
-    """The state of a mock: contract, seeded store, journal, faults, streams and rate limiter."""
+    """The state of a mock: contract, seeded store, journal, faults, streams, scenarios and rate limiter."""
     contract = spec.load(settings.spec)
     store = Store.from_file(settings.data, contract)
     streams = StreamHub(contract.stream, settings.time_scale, settings.stream_queue)
@@ -83,6 +76,7 @@ def create_state(settings: Settings) -> MockState:
         journal=Journal(settings.journal_size),
         faults=Faults(contract.operations),
         streams=streams,
+        scenarios=Scenarios(contract, store, streams, settings.time_scale, settings.scenario),
         limiter=RateLimiter(settings.rate_limit),
     )
 
@@ -91,5 +85,5 @@ def create_app(settings: Settings) -> MockApp:
     """The ASGI app of a mock with these settings."""
     state = create_state(settings)
     dispatcher = Dispatcher(state, Authenticator(state.store, state.limiter), handlers())
-    admin = StarletteRouter(routes=Admin(state).routes(), default=_admin_not_found)
+    admin = AdminRouter(Admin(state))
     return MockApp(state, dispatcher, admin)

@@ -7,15 +7,13 @@ Which credentials an operation takes comes from its `security` in the spec; how 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import Headers
 
-from mockserver.context import ANONYMOUS, Principal
-from mockserver.settings import RateLimit
+from mockserver.ratelimit import RateLimiter
 from mockserver.store import Store
 from spec import Operation
 
@@ -23,7 +21,6 @@ API_KEY_FORMAT = re.compile(r"wak_[A-Za-z0-9]{32}")
 KEY_HEADERS = (("x-api-key", "apiKey"), ("x-workspace-api-key", "workspaceApiKey"))
 KEY_SCHEMES = frozenset({"apiKey", "workspaceApiKey", "bearerApiKey"})
 BEARER = "Bearer "
-RATE_LIMIT_PREFIX = 20  # the platform counts per key on its first 20 characters
 
 # The messages of the platform's validators and handlers, by failure (reference §1.3-1.4, §2-§10).
 MESSAGES: Mapping[str, Mapping[str, str]] = {
@@ -54,6 +51,24 @@ ROUTE_MESSAGES: Mapping[str, Mapping[str, str]] = {
         "invalid": "Unauthorized - invalid token",
     },
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller.
+
+    `scheme` is the spec's security scheme that admitted the request (`apiKey`, `workspaceApiKey`,
+    `bearerApiKey`, `sessionJwt`, `jobToken`) or None for public operations.
+    """
+
+    user_id: str | None
+    scheme: str | None
+    scopes: frozenset[str] = frozenset()
+    key_id: str | None = None
+    job_id: str | None = None
+
+
+ANONYMOUS = Principal(user_id=None, scheme=None)
 
 
 class AuthFailure(Exception):
@@ -91,30 +106,6 @@ class Presented:
         if authorization is not None and authorization.startswith(BEARER + "wak_"):
             return cls(authorization[len(BEARER) :].strip(), "bearerApiKey", authorization)
         return cls(None, None, authorization)
-
-
-class RateLimiter:
-    """Fixed windows of `requests` per `window_s` per API key; unlimited when `limit` is None."""
-
-    def __init__(self, limit: RateLimit | None = None) -> None:
-        self.limit = limit
-        self._windows: dict[str, tuple[float, int]] = {}
-
-    def allow(self, key: str) -> bool:
-        """Count one request of `key`; False once its window is used up."""
-        if self.limit is None:
-            return True
-        now = time.monotonic()
-        bucket = key[:RATE_LIMIT_PREFIX]
-        started, count = self._windows.get(bucket, (now, 0))
-        if now - started >= self.limit.window_s:
-            started, count = now, 0
-        self._windows[bucket] = (started, count + 1)
-        return count < self.limit.requests
-
-    def reset(self) -> None:
-        """Forget every window."""
-        self._windows.clear()
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ import uvicorn
 
 from mockserver.app import MockApp, create_app
 from mockserver.errors import MockError
+from mockserver.scenarios import Library, ScenarioError
 from mockserver.settings import DEMO_DATA, RateLimit, Settings
 from mockserver.store import StoreError
 from spec import SpecError
@@ -187,8 +188,6 @@ def serve(settings: Settings) -> None:
     try:
         app = create_app(settings)
         if settings.scenario:
-            from mockserver.scenarios import Library, ScenarioError
-
             try:
                 Library(app.state.contract.stream).get(settings.scenario)
             except ScenarioError as exc:

@@ -10,10 +10,9 @@ from typing import Any
 
 from starlette.responses import Response
 
-from mockserver.context import dumps
+from mockserver.wire import JSON, dumps
 from spec import Operation
 
-JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
 
 # The `type` of an E3 (OpenAI-style) error by status class; the spec's enum lists these values.

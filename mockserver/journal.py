@@ -8,9 +8,9 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
+from mockserver.wire import iso
 from spec import Violation
 
 SECRET_HEADERS = frozenset({b"authorization", b"x-api-key", b"x-workspace-api-key", b"cookie", b"x-service-role-key"})
@@ -64,7 +64,7 @@ class Entry:
         """The entry as the admin API shows it, secrets redacted."""
         return {
             "seq": self.seq,
-            "time": datetime.fromtimestamp(self.time, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "time": iso(self.time),
             "method": self.method,
             "path": self.path,
             "query": self.query.decode("latin-1"),

@@ -10,29 +10,17 @@ import asyncio
 import contextlib
 import heapq
 import itertools
-import json
 import time
-import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Any
 
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
-from mockserver.context import utc_now
+from mockserver.samples import sample
+from mockserver.wire import text
 from spec import StreamContract
-
-if TYPE_CHECKING:
-    from starlette.routing import BaseRoute
-
-    from mockserver.state import MockState
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
-FORMAT_VALUES: Mapping[str, Callable[[], Any]] = {"date-time": utc_now, "uuid": lambda: str(uuid.uuid4())}
 
 
 class StreamError(ValueError):
@@ -40,50 +28,6 @@ class StreamError(ValueError):
 
 
 # --- event data and framing -------------------------------------------------------------------
-
-
-def sample(schema: Mapping[str, Any]) -> Any:
-    """A small valid instance of a (dereferenced) JSON Schema, properties in schema order."""
-    if "const" in schema:
-        return schema["const"]
-    if schema.get("enum"):
-        return schema["enum"][0]
-    if "default" in schema:
-        return schema["default"]
-    for key in ("allOf", "oneOf", "anyOf"):
-        if schema.get(key):
-            return sample(_merge(schema[key]) if key == "allOf" else schema[key][0])
-    fmt = str(schema.get("format", ""))
-    if fmt in FORMAT_VALUES:
-        return FORMAT_VALUES[fmt]()
-    kinds = schema.get("type") or ("object" if "properties" in schema else "string")
-    kind = kinds if isinstance(kinds, str) else next((k for k in kinds if k != "null"), "null")
-    if kind == "object":
-        required = set(schema.get("required") or ())
-        props = schema.get("properties") or {}
-        return {name: sample(sub) for name, sub in props.items() if name in required}
-    if kind == "array":
-        return [sample(schema.get("items") or {}) for _ in range(int(schema.get("minItems", 0)))]
-    if kind in ("integer", "number"):
-        return schema.get("minimum", 0)
-    if kind == "boolean":
-        return False
-    if kind == "null":
-        return None
-    return "x" * int(schema.get("minLength", 0))
-
-
-def _merge(parts: list[Mapping[str, Any]]) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for part in parts:
-        for key, value in part.items():
-            if key == "properties":
-                merged.setdefault("properties", {}).update(value)
-            elif key == "required":
-                merged["required"] = [*merged.get("required", []), *value]
-            else:
-                merged[key] = value
-    return merged
 
 
 def set_pointer(document: Any, pointer: str, value: Any) -> None:
@@ -95,22 +39,6 @@ def set_pointer(document: Any, pointer: str, value: Any) -> None:
     for part in parts[:-1]:
         node = node.setdefault(part, {})
     node[parts[-1]] = value
-
-
-def compact(data: Any) -> str:
-    """Compact JSON as the platform's `JSON.stringify` writes it (whole floats without `.0`)."""
-    return json.dumps(_js_numbers(data), separators=(",", ":"), ensure_ascii=False)
-
-
-def _js_numbers(value: Any) -> Any:
-    # JavaScript has one number type: a stored 1.0 goes out as 1.
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _js_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_js_numbers(v) for v in value]
-    return value
 
 
 class EventFactory:
@@ -161,7 +89,7 @@ class EventFactory:
     def frame(self, name: str | None, data: Any, *, line_ending: str | None = None, **extra: Any) -> bytes:
         """One message: the contract's fields in order, each on one line, then a blank line."""
         end = self.line_ending if line_ending is None else line_ending
-        values: dict[str, Any] = {"event": name, "data": data if isinstance(data, str) else compact(data)}
+        values: dict[str, Any] = {"event": name, "data": data if isinstance(data, str) else text(data)}
         values.update({k: v for k, v in extra.items() if v is not None})
         order = [f for f in self.fields if f in values] + [f for f in values if f not in self.fields]
         lines = [f"{field}: {values[field]}" for field in order if values[field] is not None]
@@ -496,10 +424,3 @@ class LiveStream(EventStream):
         finally:
             hub.unsubscribe(sub)
             await writer.finish()
-
-
-def admin_routes(state: MockState) -> list[BaseRoute]:
-    """`PUT/DELETE /__mock/streams/{jobId}` and `POST /__mock/jobs/{jobId}/predictions`."""
-    from mockserver import scenarios
-
-    return scenarios.admin_routes(state)

@@ -1,23 +1,21 @@
-"""The state of one running mock: its settings, contract, store, journal, faults and streams.
+"""The state of one running mock: its settings, contract, store, journal, faults, streams and scenarios.
 
-Created once per app by `mockserver.app.create_app`; nothing here is module-level.
+Created once per app by `mockserver.app.create_state`; nothing here is module-level.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
-from mockserver.auth import RateLimiter
+from mockserver.faults import Faults
+from mockserver.journal import Journal
+from mockserver.ratelimit import RateLimiter
+from mockserver.scenarios import Scenarios
 from mockserver.settings import Settings
+from mockserver.sse import StreamHub
 from mockserver.store import Store
 from spec import Contract
-
-if TYPE_CHECKING:
-    from mockserver.faults import Faults
-    from mockserver.journal import Journal
-    from mockserver.sse import StreamHub
 
 
 @dataclass
@@ -30,10 +28,17 @@ class MockState:
     journal: Journal
     faults: Faults
     streams: StreamHub
+    scenarios: Scenarios
     limiter: RateLimiter = field(default_factory=RateLimiter)
     started_at: float = field(default_factory=time.monotonic)
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def scaled(self, milliseconds: float) -> float:
         """A server-side interval in seconds after `--time-scale`."""
         return milliseconds * self.settings.time_scale / 1000.0
+
+    def reset(self) -> None:
+        """Back to the seed data, without faults, rate-limit history or scenario bindings (the journal is kept)."""
+        self.store.reset()
+        self.faults.clear()
+        self.limiter.reset()
+        self.scenarios.reset()

@@ -19,13 +19,21 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope
 
-from mockserver.context import UploadedFile
 from spec import Operation, Parameter, Schema, Violation, coerce
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
 FORM = "application/x-www-form-urlencoded"
 MAX_VIOLATIONS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedFile:
+    """One file part of a multipart body."""
+
+    filename: str
+    content_type: str
+    data: bytes
 
 
 class Rejection(Exception):

@@ -14,7 +14,11 @@ from typing import Any
 import pytest
 
 import spec
-from mockserver.sse import EventFactory, LiveStream, StreamHub, compact, sample
+from mockserver.samples import sample
+from mockserver.settings import DEMO_DATA
+from mockserver.sse import EventFactory, LiveStream, StreamHub
+from mockserver.store import Store
+from mockserver.wire import dumps, text
 
 CONTRACT = spec.load()
 STREAM = CONTRACT.stream
@@ -43,10 +47,24 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 
 def test_frame_follows_wire_rules_of_the_contract() -> None:
     events = EventFactory(STREAM)
-    frame = events.frame(STREAM.heartbeat_event, {"timestamp": "2025-01-01T00:00:00.000Z", "n": 1.0})
+    frame = events.frame(STREAM.heartbeat_event, {"timestamp": "2025-01-01T00:00:00.000Z", "n": 1, "s": "é"})
     end = STREAM.wire["line_ending"]
-    expected = f'event: {STREAM.heartbeat_event}{end}data: {{"timestamp":"2025-01-01T00:00:00.000Z","n":1}}{end}{end}'
-    assert frame == expected.encode()
+    data = '{"timestamp":"2025-01-01T00:00:00.000Z","n":1,"s":"é"}'
+    assert frame == f"event: {STREAM.heartbeat_event}{end}data: {data}{end}{end}".encode()
+
+
+def test_a_whole_float_is_stored_and_streamed_as_javascript_writes_it() -> None:
+    store = Store.from_file(DEMO_DATA, CONTRACT)
+    job = store.jobs.dump()[0]
+    hub = StreamHub(STREAM, time_scale=1.0, queue_size=10)
+    store.predictions.listeners.append(hub.on_prediction)
+    sub = hub.subscribe(job["id"], heartbeats=False)
+    item = {"job_id": job["id"], "user_id": job["user_id"], "epoch": 9, "step": 1, "sample_index": 0}
+    ((row, _),) = store.predictions.insert([{**item, "prompt": "p", "prediction": "q", "exact_match": 1.0}])
+    _, data = parse(sub.queue.popleft())
+    assert b'"exact_match":1,' in dumps(row), "REST writes the stored row"
+    assert b'"exact_match":1,' in text(data).encode(), "the stream writes the same number"
+    assert data["prediction"] == json.loads(dumps(row))
 
 
 @pytest.mark.parametrize("name", STREAM.event_names)
@@ -58,7 +76,7 @@ def test_generated_event_data_is_valid_for_every_declared_event(name: str) -> No
         data = events.prediction_data(JOB, row, 7)
     else:
         data = events.data(name, JOB)
-    assert STREAM.check_event(name, compact(data)) == []
+    assert STREAM.check_event(name, text(data)) == []
 
 
 def test_connected_names_the_job_at_the_subject_pointer() -> None:

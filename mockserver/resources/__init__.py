@@ -1,42 +1,55 @@
 """Domain behaviour of the mock, one module per resource, keyed by the spec's operationId.
 
 Each resource module exports `HANDLERS: dict[str, Handler]`; operations without a handler are
-answered from the spec's examples (after validation and authentication).
+answered from the spec's examples (after validation and authentication). A resource module that
+fails to import fails the mock: it never falls back to examples in silence.
 """
 
 from __future__ import annotations
 
-from mockserver.context import Handler
+from collections.abc import Mapping
+from types import ModuleType
 
-RESOURCE_MODULES = (
-    "jobs",
-    "predictions",
-    "metrics",
-    "control",
-    "configs",
-    "datasets",
-    "deployments",
-    "baselines",
-    "batch_tests",
-    "traces",
-    "streams",
+from mockserver.context import Handler
+from mockserver.errors import MockError
+from mockserver.resources import (
+    baselines,
+    batch_tests,
+    configs,
+    control,
+    datasets,
+    deployments,
+    jobs,
+    metrics,
+    predictions,
+    streams,
+    traces,
+)
+
+RESOURCE_MODULES: tuple[ModuleType, ...] = (
+    jobs,
+    predictions,
+    metrics,
+    control,
+    configs,
+    datasets,
+    deployments,
+    baselines,
+    batch_tests,
+    traces,
+    streams,
 )
 
 
-def handlers() -> dict[str, Handler]:
-    """Every operationId with domain behaviour, mapped to its handler."""
-    import importlib
-
+def handlers(modules: tuple[ModuleType, ...] = RESOURCE_MODULES) -> dict[str, Handler]:
+    """Every operationId with domain behaviour, mapped to its handler; two handlers for one operation fail."""
     table: dict[str, Handler] = {}
-    for name in RESOURCE_MODULES:
-        try:
-            module = importlib.import_module(f"mockserver.resources.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"mockserver.resources.{name}":
-                continue
-            raise
-        for op_id, handler in module.HANDLERS.items():
+    owners: dict[str, str] = {}
+    for module in modules:
+        found: Mapping[str, Handler] = module.HANDLERS
+        for op_id, handler in found.items():
             if op_id in table:
-                raise RuntimeError(f"operation {op_id} has two handlers")
+                raise MockError(f"operation {op_id} has two handlers, in {owners[op_id]} and {module.__name__}")
             table[op_id] = handler
+            owners[op_id] = module.__name__
     return table

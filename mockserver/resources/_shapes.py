@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any, TypeVar
 
-from mockserver.context import Context
 from spec import Operation
 
 T = TypeVar("T")
@@ -96,11 +95,6 @@ def js_round(value: float) -> int:
 def round_to(value: float, digits: int = 2) -> float:
     """A value rounded to `digits` decimals (as `toFixed` then `parseFloat` would)."""
     return round(value + 0.0, digits)
-
-
-def user_of(ctx: Context) -> str | None:
-    """The caller's user id."""
-    return ctx.principal.user_id
 
 
 def now_ms() -> int:

@@ -9,8 +9,9 @@ import uuid
 
 from starlette.responses import Response
 
-from mockserver.context import Context, Handler, utc_now
+from mockserver.context import Context, Handler
 from mockserver.resources._shapes import request_default, request_keys
+from mockserver.wire import utc_now
 
 
 def list_baselines(ctx: Context) -> Response:

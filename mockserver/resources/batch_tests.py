@@ -13,9 +13,10 @@ from typing import Any
 
 from starlette.responses import Response
 
-from mockserver.context import Context, Handler, utc_now
+from mockserver.context import Context, Handler
 from mockserver.resources._shapes import request_default, round_to
-from mockserver.store._table import Row, iso
+from mockserver.store.table import Row
+from mockserver.wire import iso, utc_now
 
 MIN_WAVE_MS = 200
 RESPONSE_CHARS = 500

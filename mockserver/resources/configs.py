@@ -11,10 +11,11 @@ from typing import Any
 
 from starlette.responses import Response
 
-from mockserver.context import Context, Handler, utc_now
+from mockserver.context import Context, Handler
 from mockserver.resources._shapes import const_headers
-from mockserver.store._table import Row
 from mockserver.store.datasets import download_token
+from mockserver.store.table import Row
+from mockserver.wire import utc_now
 
 NO_ROWS = "Cannot coerce the result to a single JSON object"
 PUBLIC_NOT_FOUND = "Config not found or not public"

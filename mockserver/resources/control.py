@@ -11,9 +11,10 @@ from typing import Any
 
 from starlette.responses import Response
 
-from mockserver.context import Context, Handler, utc_now
+from mockserver.context import Context, Handler
 from mockserver.resources._shapes import now_ms, request_keys
-from mockserver.store._table import Row
+from mockserver.store.table import Row
+from mockserver.wire import utc_now
 
 # action -> (statuses it is allowed from, status it leads to)
 TRANSITIONS: Mapping[str, tuple[tuple[str, ...], str]] = {

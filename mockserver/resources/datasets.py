@@ -14,10 +14,12 @@ from typing import Any
 
 from starlette.responses import Response
 
-from mockserver.context import Context, Handler, UploadedFile, utc_now
+from mockserver.context import Context, Handler
 from mockserver.resources._shapes import page, round_to
-from mockserver.store._table import Row
 from mockserver.store.datasets import as_line
+from mockserver.store.table import Row
+from mockserver.validation import UploadedFile
+from mockserver.wire import utc_now
 
 NOT_FOUND = "Dataset not found"
 CHARS_PER_TOKEN = 4

@@ -16,9 +16,10 @@ from typing import Any
 
 from starlette.responses import Response
 
-from mockserver.context import Context, Handler, utc_now
+from mockserver.context import Context, Handler
 from mockserver.resources._shapes import const_headers, example_body, nested, now_ms, request_default, round_to
-from mockserver.store._table import Row, instant, iso
+from mockserver.store.table import Row
+from mockserver.wire import instant, iso, utc_now
 
 Timeline = tuple[tuple[str, int | None], ...]
 # Each provider's statuses with how long (ms, before --time-scale) a new deployment stays in each.

@@ -13,9 +13,10 @@ from typing import Any
 
 from starlette.responses import Response
 
-from mockserver.context import Context, Handler, utc_now
+from mockserver.context import Context, Handler
 from mockserver.resources._shapes import js_round, nested, page, project, request_keys, response_keys
-from mockserver.store._table import Row, instant
+from mockserver.store.table import Row
+from mockserver.wire import instant, utc_now
 
 JOBS_LIST_CAP = 50  # env TRAINING_JOBS_LIST_LIMIT on the platform
 TERMINAL = ("completed", "failed", "cancelled")

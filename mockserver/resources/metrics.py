@@ -11,9 +11,10 @@ from typing import Any
 
 from starlette.responses import Response
 
-from mockserver.context import Context, Handler, utc_now
+from mockserver.context import Context, Handler
 from mockserver.resources._shapes import page, response_keys
-from mockserver.store._table import Row
+from mockserver.store.table import Row
+from mockserver.wire import utc_now
 
 NOT_FOUND = "Job not found or unauthorized"
 NO_LOGS = "No logs available yet"

@@ -11,8 +11,9 @@ from typing import Any
 
 from starlette.responses import Response
 
-from mockserver.context import Context, Handler, dumps
-from mockserver.store._table import Row
+from mockserver.context import Context, Handler
+from mockserver.store.table import Row
+from mockserver.wire import dumps
 
 NOT_FOUND = "Job not found"
 JSON = "application/json"

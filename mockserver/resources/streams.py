@@ -8,7 +8,6 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from mockserver.context import Context, Handler
-from mockserver.scenarios import Scenarios
 from mockserver.sse import LiveStream
 from spec import Operation
 
@@ -27,7 +26,7 @@ def stream_predictions(ctx: Context) -> Response:
     job_id = ctx.path_params["jobId"]
     if ctx.state.store.jobs.owned(job_id, ctx.principal.user_id) is None:
         return ctx.error(NOT_FOUND, not_found_message(ctx.op))
-    scripted = Scenarios.of(ctx.state).stream(job_id)
+    scripted = ctx.state.scenarios.stream(job_id)
     return scripted if scripted is not None else LiveStream(ctx.state.streams, job_id)
 
 

@@ -12,9 +12,10 @@ from typing import Any
 
 from starlette.responses import Response
 
-from mockserver.context import Context, Handler, utc_now
+from mockserver.context import Context, Handler
 from mockserver.resources._shapes import page, request_keys, round_to
-from mockserver.store._table import Row, instant, iso
+from mockserver.store.table import Row
+from mockserver.wire import instant, iso, utc_now
 
 FILTERS = ("conversation_id", "message_id", "operation_type", "status")
 MAX_RANGE_DAYS = 90
@@ -183,7 +184,7 @@ def get_analytics_data(ctx: Context) -> Response:
         return ctx.error(400, "At least one metric must be specified")
     user = ctx.principal.user_id
     key = (user, q["startDate"], q["endDate"], q["granularity"], ",".join(groups))
-    cache: dict[Any, tuple[float, dict[str, Any]]] = ctx.state.extras.setdefault("analytics_cache", {})
+    cache = ctx.state.store.traces.analytics_cache
     cached = cache.get(key)
     headers = {"Cache-Control": "private, max-age=300"}
     if cached is not None and not q.get("noCache") and time.time() - cached[0] < ctx.state.scaled(CACHE_TTL_MS):

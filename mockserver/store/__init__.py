@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from mockserver.store._table import StoreError, columns, component, nullable_columns
+import spec
 from mockserver.store.accounts import Accounts
 from mockserver.store.baselines import Baselines
 from mockserver.store.batch_tests import BatchTests, TestSuites
@@ -23,8 +23,8 @@ from mockserver.store.deployments import Deployments
 from mockserver.store.jobs import Jobs
 from mockserver.store.metrics import Metrics
 from mockserver.store.predictions import PredictionListener, Predictions
+from mockserver.store.table import StoreError, columns, component, nullable_columns
 from mockserver.store.traces import Traces
-from spec import Contract
 
 __all__ = ["TABLE_KEYS", "PredictionListener", "Store", "StoreError"]
 
@@ -55,11 +55,8 @@ class Store:
     subscribers such as `predictions.listeners` stay attached.
     """
 
-    def __init__(self, seed: Mapping[str, Any], contract: Contract | None = None) -> None:
-        if contract is None:
-            import spec
-
-            contract = spec.load()
+    def __init__(self, seed: Mapping[str, Any], contract: spec.Contract | None = None) -> None:
+        contract = contract if contract is not None else spec.load()
         self.contract = contract
         self._seed = copy.deepcopy(dict(seed))
         schema = {name: component(contract, name) for name in _ROW_SCHEMAS}
@@ -77,7 +74,7 @@ class Store:
         self.load(self._seed)
 
     @classmethod
-    def from_file(cls, path: Path, contract: Contract | None = None) -> Store:
+    def from_file(cls, path: Path, contract: spec.Contract | None = None) -> Store:
         """A store seeded from a YAML or JSON file."""
         try:
             text = path.read_text(encoding="utf-8")
@@ -96,13 +93,25 @@ class Store:
         """Back to the seed data."""
         self.load(self._seed)
 
+    def replace(self, tables: Mapping[str, Any]) -> None:
+        """Replace the tables named in `tables` and keep the others; nothing changes when the result is invalid.
+
+        The result is checked as a whole: a kept row that names a row the replaced tables no longer
+        hold (a prediction of a job that is gone) is a StoreError naming that row.
+        """
+        if not isinstance(tables, Mapping):
+            raise StoreError("data must be a mapping of table names to rows")
+        self._check_keys(tables)
+        self.load({**self.dump(), **tables})
+
     def load(self, data: Mapping[str, Any]) -> None:
-        """Replace all state with `data` (the shape `dump` returns); nothing changes when it is invalid."""
+        """Replace all state with `data` (the shape `dump` returns; a table it omits ends up empty).
+
+        Nothing changes when it is invalid.
+        """
         if not isinstance(data, Mapping):
             raise StoreError("data must be a mapping of table names to rows")
-        unknown = set(data) - set(self.table_keys())
-        if unknown:
-            raise StoreError(f"unknown tables in data: {', '.join(sorted(unknown))}")
+        self._check_keys(data)
         users, keys = data.get("users", []), data.get("api_keys", [])
         try:
             Accounts().load(users, keys)
@@ -154,9 +163,10 @@ class Store:
         }
 
     @staticmethod
-    def table_keys() -> tuple[str, ...]:
-        """The seed keys this store understands."""
-        return TABLE_KEYS
+    def _check_keys(data: Mapping[str, Any]) -> None:
+        unknown = set(data) - set(TABLE_KEYS)
+        if unknown:
+            raise StoreError(f"unknown tables in data: {', '.join(sorted(unknown))} (tables: {', '.join(TABLE_KEYS)})")
 
 
 # The spec's schema of each table's row: seed rows are checked against it, columns come from it.

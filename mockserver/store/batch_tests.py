@@ -6,7 +6,7 @@ batch-tests resource.
 
 from __future__ import annotations
 
-from mockserver.store._table import Table
+from mockserver.store.table import Table
 
 
 class TestSuites(Table):

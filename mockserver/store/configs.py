@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mockserver.store._table import Row, Table, newest_first
+from mockserver.store.table import Row, Table, newest_first
 
 
 class Configs(Table):

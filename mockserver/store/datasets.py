@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import copy
 import gzip
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mockserver.store._table import Row, StoreError, Table, newest_first
+from mockserver.store.table import Row, StoreError, Table, newest_first
+from mockserver.wire import text
 
 
 def as_line(value: Any) -> str:
     """A stored file line: strings as they are, other JSON values compactly encoded."""
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return value if isinstance(value, str) else text(value)
 
 
 class Datasets(Table):

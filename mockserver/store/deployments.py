@@ -6,7 +6,7 @@ computed on read by the deployments resource.
 
 from __future__ import annotations
 
-from mockserver.store._table import Row, Table
+from mockserver.store.table import Row, Table
 
 
 class Deployments(Table):

@@ -9,8 +9,8 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mockserver.context import utc_now
-from mockserver.store._table import ColumnTypes, Row, Table, newest_first
+from mockserver.store.table import ColumnTypes, Row, Table, newest_first
+from mockserver.wire import utc_now
 
 
 def new_job_token() -> str:

@@ -10,8 +10,8 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from mockserver.context import utc_now
-from mockserver.store._table import ColumnTypes, Row, StoreError
+from mockserver.store.table import ColumnTypes, Row, StoreError
+from mockserver.wire import utc_now
 from spec import Schema
 
 LOG_LINES_KEPT = 10_000

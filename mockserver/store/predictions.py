@@ -13,8 +13,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
-from mockserver.context import utc_now
-from mockserver.store._table import Row, StoreError
+from mockserver.store.table import Row, StoreError
+from mockserver.wire import js_numbers, utc_now
 from spec import Schema
 
 PredictionListener = Callable[[str, Row, int], None]
@@ -25,9 +25,12 @@ LOWEST = -(2**63)
 DERIVED_KEPT = 1024
 
 
+EPOCH, SAMPLE_INDEX = "epoch", "sample_index"  # the columns of the read order
+
+
 def order(row: Mapping[str, Any]) -> tuple[int, int]:
     """The platform's read order of predictions: epoch, then sample index."""
-    return (row["epoch"], row["sample_index"])
+    return (row[EPOCH], row[SAMPLE_INDEX])
 
 
 class JobPredictions:
@@ -47,7 +50,7 @@ class JobPredictions:
             rows.append(row)
         else:
             bisect.insort_right(rows, row, key=order)
-        self.epochs[row["epoch"]] = self.epochs.get(row["epoch"], 0) + 1
+        self.epochs[row[EPOCH]] = self.epochs.get(row[EPOCH], 0) + 1
         return len(rows)
 
     def epoch_slice(self, epoch: int) -> tuple[int, int]:
@@ -68,8 +71,12 @@ class Predictions:
         self._derived: OrderedDict[tuple[str, Hashable], tuple[int, Any]] = OrderedDict()
 
     def complete(self, item: Mapping[str, Any]) -> Row:
-        """A full row from an uploaded item: unknown keys dropped, absent columns null, id and time set."""
-        row = {name: item.get(name) for name in self.columns}
+        """A full row from an uploaded item: unknown keys dropped, absent columns null, id and time set.
+
+        Numbers are stored as the platform's database hands them to JavaScript (`1.0` as `1`), so a
+        row reads the same over REST and on the stream.
+        """
+        row = {name: js_numbers(item.get(name)) for name in self.columns}
         row["id"] = item.get("id") or str(uuid.uuid4())
         row["created_at"] = item.get("created_at") or utc_now()
         return row

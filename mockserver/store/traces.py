@@ -1,14 +1,15 @@
 """Analytics trace spans, upserted on `span_id` and read by their owner.
 
-Rows carry every column of the spec's stored span; `id` is the row key.
+Rows carry every column of the spec's stored span; `id` is the row key. The table also keeps the
+analytics answers computed from its rows, so replacing the rows (reset, data load) drops them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
-from mockserver.store._table import Row, Table, newest_first
+from mockserver.store.table import Row, Table, newest_first
 
 
 class Traces(Table):
@@ -18,11 +19,15 @@ class Traces(Table):
         super().__init__("traces", schema)
         self.columns = tuple(columns)
         self._by_span: dict[str, str] = {}
+        # Analytics answers by user and query with the time they were computed (the platform's
+        # 300 s cache); an answer about rows that were replaced must not outlive them.
+        self.analytics_cache: dict[Hashable, tuple[float, Any]] = {}
 
     def load(self, rows: list[Row]) -> None:
-        """Replace all spans with checked seed rows."""
+        """Replace all spans with checked seed rows (and forget the analytics answers cached on the old ones)."""
         super().load(rows)
         self._by_span = {row["span_id"]: row["id"] for row in rows}
+        self.analytics_cache.clear()
 
     def by_span(self, span_id: str) -> Row | None:
         """The span with this `span_id`."""

@@ -1,40 +1,23 @@
-"""Shared pieces of the store's tables: rows keyed by id, seed checks and time stamps.
+"""The base of the store's tables: rows keyed by id, checked against the spec's schema of the row.
 
-Seed rows are checked against the spec's schema of the row before a table takes them.
+Public to resource handlers for `Row` and the ordering helpers; a new table subclasses `Table`.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
+from mockserver.wire import instant
 from spec import Contract, Schema
 
 Row = dict[str, Any]
+OWNER = "user_id"  # the column naming the user a row belongs to, in every table that has one
 
 
 class StoreError(ValueError):
     """Seed data that cannot be loaded; the message names the key and the problem."""
-
-
-def instant(timestamp: Any) -> float:
-    """Seconds since the epoch of an ISO 8601 time stamp (0 when absent or unreadable)."""
-    if not isinstance(timestamp, str) or not timestamp:
-        return 0.0
-    try:
-        parsed = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    except ValueError:
-        return 0.0
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
-
-
-def iso(seconds: float) -> str:
-    """An epoch time as the platform writes it: ISO 8601, milliseconds, `Z`."""
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def newest_first(rows: Iterable[Row], field: str = "created_at") -> list[Row]:
@@ -137,7 +120,7 @@ class Table:
     def owned(self, key: str, user_id: str | None) -> Row | None:
         """The row with this key when `user_id` owns it (someone else's row is as good as absent)."""
         row = self.rows.get(key)
-        return row if row is not None and user_id is not None and row.get("user_id") == user_id else None
+        return row if row is not None and user_id is not None and row.get(OWNER) == user_id else None
 
     def put(self, row: Row) -> Row:
         """Insert or replace a row."""
@@ -150,7 +133,7 @@ class Table:
 
     def of_user(self, user_id: str | None) -> Iterator[Row]:
         """The rows a user owns, in insertion order."""
-        return (row for row in self.rows.values() if row.get("user_id") == user_id)
+        return (row for row in self.rows.values() if row.get(OWNER) == user_id)
 
     def __len__(self) -> int:
         return len(self.rows)

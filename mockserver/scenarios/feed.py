@@ -1,0 +1,102 @@
+"""Generated predictions: valid upload items made from the spec's own example and item schema.
+
+Stored through the store like an upload, so the REST reads and every open stream agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any
+
+from mockserver.samples import sample
+from mockserver.scenarios.model import ScenarioError
+from mockserver.store import Store
+from mockserver.store.predictions import EPOCH, SAMPLE_INDEX
+from mockserver.store.table import OWNER, Row
+from spec import Contract, Schema
+
+
+def _at(document: Any, pointer: str) -> Any:
+    node = document
+    for part in (p for p in pointer.strip("/").split("/") if p):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
+
+
+def _items_schema(schema: Mapping[str, Any], pointer: str) -> dict[str, Any]:
+    node: Mapping[str, Any] = schema
+    for part in (p for p in pointer.strip("/").split("/") if p):
+        node = (node.get("properties") or {}).get(part) or {}
+    return dict(node.get("items") or {})
+
+
+class PredictionFeed:
+    """Makes valid prediction items for a job and stores them, as the stream trigger's uploads would."""
+
+    def __init__(self, contract: Contract, store: Store) -> None:
+        self.contract = contract
+        self.store = store
+
+    @cached_property
+    def _upload(self) -> tuple[Schema, list[dict[str, Any]], str]:
+        """The trigger's item schema, the items of its examples and the item's subject column."""
+        stream = self.contract.stream
+        trigger = stream.trigger
+        op = self.contract.operation(str(trigger["operation_id"]))
+        media = op.request_body.content.get("application/json") if op.request_body else None
+        if media is None or media.schema is None:
+            raise ScenarioError(f"the stream trigger {op.operation_id} has no JSON request body in the spec")
+        items = str(trigger["items"])
+        schema = _items_schema(media.schema.raw, items)
+        properties = schema.get("properties") or {}
+        named = (media.raw.get("examples") or {}).values()
+        examples = [media.example, *(e.get("value") for e in named if isinstance(e, Mapping))]
+        found = [item for e in examples for item in (_at(e, items) or ()) if isinstance(item, Mapping)]
+        template = sample(schema)
+        rows = [{**template, **{k: v for k, v in item.items() if k in properties}} for item in found] or [template]
+        item_pointer = str(trigger.get("item_pointer", ""))
+        # The item's subject column is the stream subject's pointer below the trigger item's pointer.
+        subject = next(
+            (
+                str(s["pointer"])[len(item_pointer) + 1 :]
+                for s in stream.subjects
+                if s["event"] == trigger["event"] and str(s["pointer"]).startswith(item_pointer + "/")
+            ),
+            "job_id",
+        )
+        return Schema(schema), rows, subject
+
+    def epoch(self, job_id: str, epoch: int | str) -> int:
+        """An explicit epoch, or the job's `current` (latest, 1 if none) or `next` epoch."""
+        if isinstance(epoch, int):
+            return epoch
+        latest = max((int(r.get(EPOCH) or 0) for r in self.store.predictions.rows(job_id)), default=0)
+        if epoch == "next":
+            return latest + 1
+        return latest or 1
+
+    def items(self, job_id: str, user_id: str, count: int, epoch: int) -> list[Row]:
+        """`count` valid items of `epoch` for a job, continuing the epoch's sample indexes.
+
+        Each is one of the spec's example items (in turn) with the job, its owner, the epoch and the
+        sample index filled in.
+        """
+        schema, examples, subject = self._upload
+        start = sum(1 for r in self.store.predictions.rows(job_id) if r.get(EPOCH) == epoch)
+        items = []
+        for index in range(start, start + count):
+            fields = {subject: job_id, OWNER: user_id, EPOCH: epoch, SAMPLE_INDEX: index}
+            item = {**examples[index % len(examples)], **fields}
+            for violation in schema.violations(item, "generated prediction"):
+                raise ScenarioError(f"cannot generate a valid prediction: {violation}")
+            items.append(item)
+        return items
+
+    def insert(self, job_id: str, count: int, epoch: int | str = "current") -> list[tuple[Row, int]]:
+        """Store `count` generated predictions of a job; each stored row with the job's count after it."""
+        job = self.store.jobs.get(job_id)
+        if job is None:
+            raise ScenarioError(f"no job {job_id!r}")
+        items = self.items(job_id, str(job.get(OWNER)), count, self.epoch(job_id, epoch))
+        return self.store.predictions.insert(items)
