@@ -5,15 +5,18 @@ All against real mock processes.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
 import spec
-from tests.conftest import ALICE_JWT, ALICE_KEY, DEMO_JOB, DEMO_JOB_TOKEN, path_of
+from mockserver.admin import ROUTES, AdminRoute, AdminRouter
+from tests.conftest import ALICE_JWT, ALICE_KEY, DEMO_JOB, DEMO_JOB_TOKEN, ROOT, path_of
 
 CONTRACT = spec.load()
 KEY = {"X-API-Key": ALICE_KEY}
@@ -57,7 +60,30 @@ def test_data_dump_loads_back_and_replaces_state(client) -> None:
     assert client.get(status, headers=KEY).json()["model_name"] == demo["model_name"]
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"no_such_table": []}'])
+def test_data_put_replaces_only_the_tables_it_names(client) -> None:
+    before = client.get("/__mock/data").json()
+    assert before["traces"] and before["users"] and before["api_keys"]
+    response = client.put("/__mock/data", json={"traces": []})
+    assert response.status_code == 200, response.text
+    assert response.json()["replaced"] == ["traces"]
+    after = client.get("/__mock/data").json()
+    assert after["traces"] == []
+    assert {name: rows for name, rows in after.items() if name != "traces"} == {
+        name: rows for name, rows in before.items() if name != "traces"
+    }
+    assert client.get(path_of("list_jobs"), headers=KEY).status_code == 200, "keys still work"
+
+
+def test_data_put_that_would_orphan_kept_rows_is_400_and_changes_nothing(client) -> None:
+    before = client.get("/__mock/data").json()
+    assert before["predictions"]
+    response = client.put("/__mock/data", json={"jobs": []})
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("data: predictions[0].job_id: no job")
+    assert client.get("/__mock/data").json() == before
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"no_such_table": []}', b""])
 def test_data_that_cannot_be_loaded_is_400_and_changes_nothing(client, body) -> None:
     before = client.get("/__mock/data").json()
     response = client.put("/__mock/data", content=body, headers={"content-type": "application/json"})
@@ -214,10 +240,81 @@ def test_health_reports_status_operations_and_streams(client) -> None:
     assert health["rate_limit"] is None
 
 
-def test_admin_index_lists_the_endpoints(client) -> None:
+def test_admin_index_lists_every_route_of_the_table(client) -> None:
     endpoints = client.get("/__mock/").json()["endpoints"]
-    assert "POST /__mock/reset" in endpoints
-    assert "GET /__mock/journal" in endpoints
+    assert set(endpoints) == {f"{route.method} {route.full_path}" for route in ROUTES}
+    assert "PUT /__mock/streams/{jobId}" in endpoints
+    assert "POST /__mock/jobs/{jobId}/predictions" in endpoints
+    assert all(endpoints.values()), "every endpoint says what it does"
+
+
+# A request for each route that reaches its handler without harming the session mock.
+ADMIN_CALLS: dict[str, dict] = {
+    "PUT /__mock/data": {"json": {}},
+    "PUT /__mock/faults": {"json": {}},
+    "PUT /__mock/streams/{jobId}": {"json": {"scenario": "training-run"}},
+    "POST /__mock/jobs/{jobId}/predictions": {"json": {"count": 1}},
+}
+
+
+def test_every_listed_admin_route_answers(client) -> None:
+    endpoints = client.get("/__mock/").json()["endpoints"]
+    dataset = client.get("/__mock/data").json()["datasets"][0]["id"]
+    for endpoint in endpoints:
+        method, template = endpoint.split(" ")
+        url = template.format(jobId=DEMO_JOB, datasetId=dataset)
+        response = client.request(method, url, **ADMIN_CALLS.get(endpoint, {}))
+        assert response.status_code < 400 or endpoint.endswith("{datasetId}"), (endpoint, response.text)
+        assert response.status_code not in (404, 405), (endpoint, response.text)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("POST", "/__mock/data", "GET, HEAD, PUT"),
+        ("GET", "/__mock/reset", "POST"),
+        ("PATCH", "/__mock/faults", "DELETE, GET, HEAD, PUT"),
+        ("GET", f"/__mock/streams/{DEMO_JOB}", "DELETE, PUT"),
+    ],
+)
+def test_a_wrong_method_on_an_admin_route_is_a_json_405_with_allow(client, method, path, allow) -> None:
+    response = client.request(method, path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allow
+    assert response.headers["content-type"] == "application/json"
+    assert f"allowed: {allow}" in response.json()["error"]
+
+
+@pytest.mark.parametrize("path", ["/__mock/nope", "/__mock/jobs/x/metrics", "/__mock/streams/a/b", "/__mockery"])
+def test_an_unknown_admin_route_is_a_json_404(client, path) -> None:
+    response = client.post(path)
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"]
+
+
+def test_a_failing_admin_handler_is_a_json_500() -> None:
+    class Broken:
+        async def boom(self, request: Any) -> Any:
+            raise RuntimeError("planted")
+
+    router = AdminRouter(Broken(), (AdminRoute("GET", "/boom", "boom", "fails"),))  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=router)
+
+    async def call() -> httpx.Response:
+        async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
+            return await client.get("/__mock/boom")
+
+    response = asyncio.run(call())
+    assert response.status_code == 500
+    assert response.json() == {"error": "Internal mock error in the admin API: RuntimeError: planted"}
+
+
+def test_the_readme_admin_table_has_one_row_per_route() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Admin API", 1)[1].split("\n\n|", 1)[1].split("\n\n", 1)[0]
+    rows = [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")]
+    assert rows == [f"{route.method} {route.full_path}" for route in ROUTES]
 
 
 def test_signed_download_urls_serve_the_stored_dataset(client) -> None:

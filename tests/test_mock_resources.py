@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -9,6 +11,9 @@ from typing import Any
 import httpx
 import pytest
 from conftest import ALICE, ALICE_JWT, ALICE_KEY, ALICE_PRODUCTION_KEY, ALICE_TESTING_KEY, BOB_JWT, MockProcess, path_of
+
+from mockserver import resources
+from mockserver.errors import MockError
 
 JWT = {"Authorization": f"Bearer {ALICE_JWT}"}
 BOB = {"Authorization": f"Bearer {BOB_JWT}"}
@@ -288,6 +293,23 @@ def test_a_foreign_test_suite_or_run_is_not_found(mock: MockProcess) -> None:
     assert httpx.post(mock.url + path_of("run_batch_test"), json=body, headers=TESTING).status_code == 404
 
 
+# --- the resource registry ----------------------------------------------------------------------
+
+
+def test_a_resource_module_that_fails_to_import_fails_the_mock(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A typo or a missing module must not quietly turn its operations back into spec examples.
+    monkeypatch.setitem(sys.modules, "mockserver.resources.traces", None)
+    monkeypatch.delitem(sys.modules, "mockserver.resources")
+    with pytest.raises(ImportError, match=r"mockserver\.resources\.traces"):
+        importlib.import_module("mockserver.resources")
+
+
+def test_two_handlers_for_one_operation_fail() -> None:
+    twice = (resources.traces, resources.traces)
+    with pytest.raises(MockError, match="list_traces"):
+        resources.handlers(twice)
+
+
 # --- traces and analytics ----------------------------------------------------------------------
 
 PRODUCTION = {"X-API-Key": ALICE_PRODUCTION_KEY}
@@ -342,6 +364,27 @@ def test_analytics_are_computed_from_spans_and_cached(mock: MockProcess) -> None
     assert wide.status_code == 400 and "90 days" in wide.json()["error"]
     none = httpx.get(url, params={**window, "metrics": "bogus"}, headers=PRODUCTION)
     assert none.status_code == 400 and none.json()["error"] == "At least one metric must be specified"
+
+
+ANALYTICS_WINDOW = {"startDate": "2026-06-30T00:00:00Z", "endDate": "2026-07-01T00:00:00Z", "metrics": "tokens"}
+
+
+def test_reset_forgets_cached_analytics(mock: MockProcess) -> None:
+    url = mock.url + path_of("get_analytics_data")
+    assert httpx.get(url, params=ANALYTICS_WINDOW, headers=PRODUCTION).headers["x-cache"] == "MISS"
+    assert httpx.get(url, params=ANALYTICS_WINDOW, headers=PRODUCTION).headers["x-cache"] == "HIT"
+    assert httpx.post(f"{mock.admin}/reset").status_code == 200
+    assert httpx.get(url, params=ANALYTICS_WINDOW, headers=PRODUCTION).headers["x-cache"] == "MISS"
+
+
+def test_replacing_the_traces_forgets_cached_analytics(mock: MockProcess) -> None:
+    url = mock.url + path_of("get_analytics_data")
+    before = httpx.get(url, params=ANALYTICS_WINDOW, headers=PRODUCTION).json()["data"]["aggregations"]["totals"]
+    assert before["messages"] > 0
+    assert httpx.put(f"{mock.admin}/data", json={"traces": []}).status_code == 200
+    after = httpx.get(url, params=ANALYTICS_WINDOW, headers=PRODUCTION)
+    assert after.headers["x-cache"] == "MISS"
+    assert after.json()["data"]["aggregations"]["totals"]["messages"] == 0
 
 
 def test_a_run_never_takes_more_prompts_than_the_contract_bounds(mock: MockProcess) -> None:
