@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ROOT, MockProcess
+from conftest import DEMO_JOB, ROOT, MockProcess
 from test_sse_live import (
     CONTRACT,
     FRESH_JOB,
@@ -29,7 +29,9 @@ from test_sse_live import (
     stream_url,
 )
 
-from mockserver.scenarios import Library, ScenarioError
+from mockserver.scenarios import Library, PredictionFeed, ScenarioError
+from mockserver.settings import DEMO_DATA
+from mockserver.store import Store
 
 __all__ = ["fresh_mock"]
 
@@ -333,3 +335,23 @@ def test_reset_forgets_scenario_bindings(mock: MockProcess) -> None:
     assert "job_demo_001" in httpx.get(f"{mock.admin}/streams", timeout=10).json()["bindings"]
     mock.reset()
     assert httpx.get(f"{mock.admin}/streams", timeout=10).json()["bindings"] == {}
+
+
+# --- generated predictions --------------------------------------------------------------------
+
+
+def test_generated_predictions_are_the_spec_examples_with_job_owner_epoch_and_index() -> None:
+    store = Store.from_file(DEMO_DATA, CONTRACT)
+    job = store.jobs.get(DEMO_JOB)
+    assert job is not None
+    trigger = CONTRACT.operation(str(STREAM.trigger["operation_id"]))
+    media = trigger.request_body.content["application/json"]
+    (example,) = media.example[str(STREAM.trigger["items"]).strip("/")]
+    latest = max(row["epoch"] for row in store.predictions.rows(DEMO_JOB))
+    stored = PredictionFeed(CONTRACT, store).insert(DEMO_JOB, 3, "next")
+    rows = [row for row, _ in stored]
+    assert [total for _, total in stored] == [store.predictions.count(DEMO_JOB) - 2 + i for i in range(3)]
+    assert [(row["epoch"], row["sample_index"]) for row in rows] == [(latest + 1, i) for i in range(3)]
+    assert {(row["job_id"], row["user_id"]) for row in rows} == {(DEMO_JOB, job["user_id"])}
+    assert {row["prompt"] for row in rows} == {example["prompt"]}
+    assert {row["exact_match"] for row in rows} == {example["exact_match"]}

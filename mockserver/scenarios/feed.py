@@ -6,6 +6,7 @@ Stored through the store like an upload, so the REST reads and every open stream
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -31,19 +32,20 @@ def _items_schema(schema: Mapping[str, Any], pointer: str) -> dict[str, Any]:
     return dict(node.get("items") or {})
 
 
-class PredictionFeed:
-    """Makes valid prediction items for a job and stores them, as the stream trigger's uploads would."""
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """What the spec says of one uploaded prediction: the item schema, its example items, its subject column."""
 
-    def __init__(self, contract: Contract, store: Store) -> None:
-        self.contract = contract
-        self.store = store
+    schema: Schema
+    examples: tuple[Row, ...]
+    subject: str
 
-    @cached_property
-    def _upload(self) -> tuple[Schema, list[dict[str, Any]], str]:
-        """The trigger's item schema, the items of its examples and the item's subject column."""
-        stream = self.contract.stream
+    @classmethod
+    def of(cls, contract: Contract) -> Upload:
+        """Read from the stream contract's trigger operation (the upload that emits the trigger event)."""
+        stream = contract.stream
         trigger = stream.trigger
-        op = self.contract.operation(str(trigger["operation_id"]))
+        op = contract.operation(str(trigger["operation_id"]))
         media = op.request_body.content.get("application/json") if op.request_body else None
         if media is None or media.schema is None:
             raise ScenarioError(f"the stream trigger {op.operation_id} has no JSON request body in the spec")
@@ -51,10 +53,10 @@ class PredictionFeed:
         schema = _items_schema(media.schema.raw, items)
         properties = schema.get("properties") or {}
         named = (media.raw.get("examples") or {}).values()
-        examples = [media.example, *(e.get("value") for e in named if isinstance(e, Mapping))]
-        found = [item for e in examples for item in (_at(e, items) or ()) if isinstance(item, Mapping)]
+        documents = [media.example, *(e.get("value") for e in named if isinstance(e, Mapping))]
+        found = [item for doc in documents for item in (_at(doc, items) or ()) if isinstance(item, Mapping)]
         template = sample(schema)
-        rows = [{**template, **{k: v for k, v in item.items() if k in properties}} for item in found] or [template]
+        examples = [{**template, **{k: v for k, v in item.items() if k in properties}} for item in found]
         item_pointer = str(trigger.get("item_pointer", ""))
         # The item's subject column is the stream subject's pointer below the trigger item's pointer.
         subject = next(
@@ -65,7 +67,20 @@ class PredictionFeed:
             ),
             "job_id",
         )
-        return Schema(schema), rows, subject
+        return cls(Schema(schema), tuple(examples or [template]), subject)
+
+
+class PredictionFeed:
+    """Makes valid prediction items for a job and stores them, as the stream trigger's uploads would."""
+
+    def __init__(self, contract: Contract, store: Store) -> None:
+        self.contract = contract
+        self.store = store
+
+    @cached_property
+    def upload(self) -> Upload:
+        """The upload's shape, read on first use (a spec without a JSON upload fails only when generating)."""
+        return Upload.of(self.contract)
 
     def epoch(self, job_id: str, epoch: int | str) -> int:
         """An explicit epoch, or the job's `current` (latest, 1 if none) or `next` epoch."""
@@ -82,13 +97,14 @@ class PredictionFeed:
         Each is one of the spec's example items (in turn) with the job, its owner, the epoch and the
         sample index filled in.
         """
-        schema, examples, subject = self._upload
+        upload = self.upload
+        examples = upload.examples
         start = sum(1 for r in self.store.predictions.rows(job_id) if r.get(EPOCH) == epoch)
         items = []
         for index in range(start, start + count):
-            fields = {subject: job_id, OWNER: user_id, EPOCH: epoch, SAMPLE_INDEX: index}
+            fields = {upload.subject: job_id, OWNER: user_id, EPOCH: epoch, SAMPLE_INDEX: index}
             item = {**examples[index % len(examples)], **fields}
-            for violation in schema.violations(item, "generated prediction"):
+            for violation in upload.schema.violations(item, "generated prediction"):
                 raise ScenarioError(f"cannot generate a valid prediction: {violation}")
             items.append(item)
         return items
