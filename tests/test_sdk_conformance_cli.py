@@ -165,24 +165,6 @@ def test_run_command_that_overruns_its_timeout_is_stopped_and_fails(tmp_path: Pa
     assert row["violations"] == ["the command did not finish within 2 s"]
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        ((), "give --run COMMAND, --manifest FILE"),
-        (("--manifest", "no-such-manifest.yaml"), "cannot read manifest"),
-        (("--run", "no-such-command-ftl --version"), "could not be started"),
-        (("--run", "true"), "sent no request to the mock"),
-        (("--timeout", "soon", "--run", "true"), "--timeout: invalid value 'soon'"),
-    ],
-)
-def test_usage_and_setup_errors_exit_2_with_one_line(args: tuple[str, ...], message: str) -> None:
-    result = gate_sdk(*args)
-    assert result.returncode == 2, result.stdout + result.stderr
-    [line] = result.stderr.strip().splitlines()
-    assert line.startswith("ftl-gate sdk: error:") and message in line
-    assert "Traceback" not in result.stderr
-
-
 def test_flags_can_come_from_the_environment(tmp_path: Path) -> None:
     result = gate_sdk(env={"FTL_GATE_SDK_TIMEOUT": "-1", "FTL_GATE_SDK_RUN": "true"})
     assert result.returncode == 2
