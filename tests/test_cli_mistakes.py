@@ -9,16 +9,16 @@ use, `{broken}` a YAML file with a syntax error on line 4, `{folder}` a folder, 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import console_script
 
 BROKEN_YAML = "users:\n  - id: a\n    name: [unclosed\n  - id: b\n"
 
@@ -127,13 +127,6 @@ MISTAKES = [
     m("ftl-spec", "--spec", "{file}", says="openapi"),
     m("ftl-spec", "--bogus", says="unrecognized arguments: --bogus"),
 ]
-
-
-def console_script(name: str) -> str:
-    """The installed console script (next to this Python), as a user runs it."""
-    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
-    assert found, f"{name} is not installed: pip install -e ."
-    return found
 
 
 def free_port() -> int:

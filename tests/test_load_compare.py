@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 JOBS, TABS, POLL_S, RATE, MINUTES = 2, 2, 30, 1.0, 10
 SCALE = "1/240"  # ten simulated minutes in 2.5 seconds per mode
 POLLS_PER_TAB = MINUTES * 60 // POLL_S
+PROGRESS = re.compile(r"^ftl-load: locust runs \d/2 \(\d+ %\) · \d+ requests · \d+ failures? · \d+ s elapsed", re.M)
 PREDICTIONS_PER_JOB = int(MINUTES * RATE)
 
 
@@ -48,6 +50,8 @@ def run_compare(out: Path, *extra: str) -> dict[str, Any]:
         command, cwd=ROOT, capture_output=True, text=True, timeout=55, env={**os.environ, "PYTHONPATH": str(ROOT)}
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    # Without a terminal, progress is a plain line every few seconds on stderr.
+    assert PROGRESS.search(done.stderr), done.stderr
     return json.loads((out / "compare.json").read_text())
 
 

@@ -48,7 +48,9 @@ def filled(path: str) -> str:
     return path.replace("{", "").replace("}", "")
 
 
-def preflight(client: httpx.Client, method: str, path: str, headers: str = "authorization, x-api-key") -> Any:
+def preflight(
+    client: httpx.Client, method: str, path: str, headers: str = "authorization, x-api-key"
+) -> httpx.Response:
     return client.options(
         path,
         headers={"Origin": ORIGIN, "Access-Control-Request-Method": method, "Access-Control-Request-Headers": headers},

@@ -125,8 +125,10 @@ def test_run_command_sees_the_mock_and_the_demo_credentials(tmp_path: Path) -> N
     )
     script = tmp_path / "env_probe.py"
     script.write_text(code, encoding="utf-8")
-    result = gate_sdk("--run", f"{sys.executable} {script}", "--quiet")
+    summary = tmp_path / "step-summary.md"
+    result = gate_sdk("--run", f"{sys.executable} {script}", "--quiet", env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "get_prediction_epochs" in summary.read_text(encoding="utf-8")
     seen = json.loads(dump.read_text())
     assert seen["FINETUNE_LAB_API_URL"].startswith("http://127.0.0.1:")
     assert seen["FINETUNE_LAB_API_KEY"].startswith("wak_")
