@@ -1,6 +1,7 @@
 """`ftl-load compare` end to end: a short compressed run against a real ftl-mock, asserting on the written reports.
 
 Locust runs in subprocesses only (it patches the standard library with gevent); this process reads files.
+The same workload on a master and two workers is the README's own example (tests/test_readme.py).
 """
 
 from __future__ import annotations
@@ -105,10 +106,3 @@ def test_compare_counts_match_the_workload(tmp_path: Path) -> None:
     for name in ("polling.html", "sse.html", "compare.md", "compare.png", "polling_stats_history.csv"):
         assert (tmp_path / name).stat().st_size > 0, name
     assert "| live-update requests per job-hour |" in (tmp_path / "compare.md").read_text()
-
-
-@pytest.mark.slow
-def test_compare_with_two_workers_gives_the_same_counts(tmp_path: Path) -> None:
-    result = run_compare(tmp_path, "--workers", "2")
-    assert result["workers"] == 2
-    assert_counts(result)
