@@ -7,7 +7,7 @@ so the same mistake gets the same words and every command answers `--version`.
 from __future__ import annotations
 
 from cmdline import values
-from cmdline.flags import Flag, Parser, add_arguments, resolve
+from cmdline.flags import Flag, Parser, add_arguments, parser_for, resolve
 from cmdline.output import (
     PROGRESS_INTERVAL_S,
     ProgressLines,
@@ -35,6 +35,7 @@ __all__ = [
     "fail",
     "guarded",
     "one_line",
+    "parser_for",
     "print_whole",
     "progress_bar",
     "progress_line",

@@ -58,6 +58,15 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def parser_for(
+    prog: str, description: str, epilog: str, flags: Iterable[Flag], shown: Mapping[str, str | None] | None = None
+) -> Parser:
+    """A command's parser with its flags (see `add_arguments`)."""
+    parser = Parser(prog=prog, description=description, epilog=epilog)
+    add_arguments(parser, flags, shown)
+    return parser
+
+
 def add_arguments(
     parser: argparse.ArgumentParser, flags: Iterable[Flag], shown: Mapping[str, str | None] | None = None
 ) -> None:

@@ -36,24 +36,12 @@ def whole_number(text: str) -> int:
 
 def positive_int(text: str) -> int:
     """An integer >= 1."""
-    try:
-        value = int(text.strip())
-    except ValueError:
-        refuse("a whole number >= 1", text)
-    if value < 1:
-        refuse("a whole number >= 1", text)
-    return value
+    return _whole_in(text, 1, None, "a whole number >= 1")
 
 
 def count(text: str) -> int:
     """An integer >= 0."""
-    try:
-        value = int(text.strip())
-    except ValueError:
-        refuse("a whole number >= 0", text)
-    if value < 0:
-        refuse("a whole number >= 0", text)
-    return value
+    return _whole_in(text, 0, None, "a whole number >= 0")
 
 
 def positive_float(text: str) -> float:
@@ -121,14 +109,7 @@ def size(text: str) -> int:
 
 def port(text: str) -> int:
     """A TCP port; 0 asks for any free one."""
-    rule = "a port from 0 (any free port) to 65535"
-    try:
-        value = int(text.strip())
-    except ValueError:
-        refuse(rule, text)
-    if not 0 <= value <= 65535:
-        refuse(rule, text)
-    return value
+    return _whole_in(text, 0, 65535, "a port from 0 (any free port) to 65535")
 
 
 def boolean(text: str) -> bool:
@@ -224,6 +205,16 @@ def _check_creatable(path: Path, text: str, rule: str) -> None:
         refuse(rule, text, f"{ancestor} is a file")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         refuse(rule, text, f"cannot write in {ancestor}")
+
+
+def _whole_in(text: str, low: int, high: int | None, rule: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        refuse(rule, text)
+    if value < low or (high is not None and value > high):
+        refuse(rule, text)
+    return value
 
 
 def _number(text: str, rule: str) -> float:

@@ -18,10 +18,10 @@ from cmdline import (
     PROGRESS_INTERVAL_S,
     Flag,
     Parser,
-    add_arguments,
     append_step_summary,
     console,
     guarded,
+    parser_for,
     resolve,
     values,
 )
@@ -105,13 +105,9 @@ EPILOG = (
 
 def build_parser() -> Parser:
     """The argument parser; `--help` names each flag's default and environment variable."""
-    parser = Parser(
-        prog=PROG,
-        description="Check a FineTune Lab backend (or the embedded ftl-mock) against the contract.",
-        epilog=EPILOG,
+    return parser_for(
+        PROG, "Check a FineTune Lab backend (or the embedded ftl-mock) against the contract.", EPILOG, FLAGS
     )
-    add_arguments(parser, FLAGS)
-    return parser
 
 
 def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> GateSettings:

@@ -17,7 +17,7 @@ from typing import Any
 
 import uvicorn
 
-from cmdline import Flag, Parser, UsageError, add_arguments, guarded, resolve, values
+from cmdline import Flag, Parser, UsageError, guarded, parser_for, resolve, values
 from mockserver.app import MockApp, create_app
 from mockserver.scenarios import Library, ScenarioError
 from mockserver.settings import DEMO_DATA, RateLimit, Settings
@@ -67,13 +67,12 @@ FLAGS: tuple[Flag, ...] = (
 
 def build_parser() -> Parser:
     """The argument parser; `--help` names each flag's default and environment variable."""
-    parser = Parser(
-        prog=PROG,
-        description="Serve the FineTune Lab training API contract as a stateful mock.",
-        epilog="Exit codes: 0 stopped cleanly, 2 usage or setup error.",
+    return parser_for(
+        PROG,
+        "Serve the FineTune Lab training API contract as a stateful mock.",
+        "Exit codes: 0 stopped cleanly, 2 usage or setup error.",
+        FLAGS,
     )
-    add_arguments(parser, FLAGS)
-    return parser
 
 
 def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:

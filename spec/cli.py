@@ -10,7 +10,7 @@ import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from cmdline import Flag, Parser, add_arguments, guarded, resolve, values
+from cmdline import Flag, Parser, guarded, parser_for, resolve, values
 from spec import BUNDLED_SPEC, Contract, SpecError, load
 
 PROG = "ftl-spec"
@@ -27,13 +27,12 @@ FLAGS = (
 
 def build_parser() -> Parser:
     """The argument parser; `--help` names the flag's default and environment variable."""
-    parser = Parser(
-        prog=PROG,
-        description="Validate the contract and print a summary.",
-        epilog="Exit codes: 0 the document is valid, 2 it is not (or a usage error).",
+    return parser_for(
+        PROG,
+        "Validate the contract and print a summary.",
+        "Exit codes: 0 the document is valid, 2 it is not (or a usage error).",
+        FLAGS,
     )
-    add_arguments(parser, FLAGS)
-    return parser
 
 
 def summary(contract: Contract) -> list[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from cmdline import Flag, Parser, UsageError, add_arguments, append_step_summary, console, guarded, resolve, values
+from cmdline import Flag, Parser, UsageError, append_step_summary, console, guarded, parser_for, resolve, values
 from contracts.errors import GateError
 from contracts.gate import GateRun, load_contract
 from contracts.reports import markdown, print_summary, write_junit, write_markdown
@@ -96,23 +96,21 @@ COVERAGE_FLAGS = ("manifest", "spec", "coverage", "coverage-json", "claims")
 
 def build_parser(names: Sequence[str] | None = None, coverage: bool = False) -> Parser:
     """The parser of `ftl-gate sdk` (or of `ftl-gate sdk coverage`)."""
-    parser = Parser(
-        prog=f"{PROG} coverage" if coverage else PROG,
-        description=(
-            "Print which operations a manifest's SDK methods cover, uncovered ones by tag."
-            if coverage
-            else "Start ftl-mock, run an SDK against it and check every request and result against the contract."
-        ),
-        epilog="Exit codes: 0 conforms, 1 findings, 2 usage or setup error."
-        + (
-            ""
-            if coverage
-            else " With GITHUB_STEP_SUMMARY set, the Markdown summary is appended to it."
-            " `ftl-gate sdk coverage --help` for the coverage matrix alone."
-        ),
+    epilog = "Exit codes: 0 conforms, 1 findings, 2 usage or setup error."
+    if coverage:
+        return parser_for(
+            f"{PROG} coverage",
+            "Print which operations a manifest's SDK methods cover, uncovered ones by tag.",
+            epilog,
+            _selected(names),
+        )
+    return parser_for(
+        PROG,
+        "Start ftl-mock, run an SDK against it and check every request and result against the contract.",
+        epilog + " With GITHUB_STEP_SUMMARY set, the Markdown summary is appended to it."
+        " `ftl-gate sdk coverage --help` for the coverage matrix alone.",
+        _selected(names),
     )
-    add_arguments(parser, _selected(names))
-    return parser
 
 
 def _selected(names: Sequence[str] | None) -> list[Flag]:
