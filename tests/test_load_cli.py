@@ -17,6 +17,7 @@ from cmdline.values import duration, time_scale
 from load.compare import compare, reduction, summarize
 from load.errors import LoadError
 from load.plan import Workload, build_plan, slot, user_classes
+from load.progress import PlannedRun, RunWatch
 from load.results import Entry, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,3 +149,23 @@ def test_the_driver_never_imports_locust() -> None:
     code = "import sys, load.cli, load.compare, load.capacity, load.charts; print('locust' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_progress_is_read_from_the_files_locust_writes(tmp_path: Path) -> None:
+    runs = [PlannedRun("polling", 2.0), PlannedRun("sse", 2.0)]
+    watch = RunWatch(tmp_path, runs)
+    assert watch() is None
+    (tmp_path / "polling-plan.json").write_text("{}")
+    (tmp_path / "polling_stats.csv").write_text(
+        "Type,Name,Request Count,Failure Count\nGET,poll,40,1\n,Aggregated,52,1\n", encoding="utf-8"
+    )
+    first = watch()
+    assert first is not None
+    assert (first.total, first.requests, first.failures) == (2, 52, 1)
+    assert 0 <= first.done < 1
+    assert first.detail.startswith("polling (1 of 2): ")
+    (tmp_path / "polling.json").write_text("[]")
+    second = watch()
+    assert second is not None
+    assert second.done == 1
+    assert second.detail == "setting up sse (2 of 2)"

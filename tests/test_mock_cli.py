@@ -96,6 +96,8 @@ def test_flags_win_over_environment_and_environment_over_defaults() -> None:
     assert settings.rate_limit == RateLimit(5, 10.0)
     assert settings.body_limit == 2048
     assert parse_settings([], {}).port == 8765
+    # The same time scale as every other command reads, fractions included.
+    assert parse_settings(["--time-scale", "1/240"], {}).time_scale == pytest.approx(1 / 240)
 
 
 @pytest.mark.parametrize(("args", "env", "culprit"), BAD_RUNS)
