@@ -42,14 +42,17 @@ class MockApp:
             # Only a browser's cross-origin request carries Origin; the others skip the CORS layer entirely.
             if self.cors is not None and _has_origin(scope["headers"]):
                 await self.cors(scope, receive, send)
+            elif scope["path"].startswith(PREFIX):
+                await self.admin(scope, receive, send)
             else:
-                await self._http(scope, receive, send)
+                await self.dispatcher(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
             await send({"type": "websocket.close", "code": 1000})
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The admin API or the contract: what the CORS layer wraps."""
         if scope["path"].startswith(PREFIX):
             await self.admin(scope, receive, send)
         else:
