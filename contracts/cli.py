@@ -6,150 +6,160 @@ found, 2 usage or setup error; each ends the run with one line saying why.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from functools import partial
-from pathlib import Path
-from typing import NoReturn
 
 from rich.console import Console
 
+from cmdline import (
+    PROGRESS_INTERVAL_S,
+    Flag,
+    Parser,
+    append_step_summary,
+    console,
+    guarded,
+    parser_for,
+    resolve,
+    values,
+)
 from contracts.errors import GateError
 from contracts.gate import GateRun, run_gate
-from contracts.progress import NullProgress, Progress, RichProgress
-from contracts.reports import print_summary, write_junit, write_markdown
+from contracts.progress import BarProgress, LineProgress, NullProgress
+from contracts.reports import markdown, print_summary, write_junit, write_markdown
+from contracts.sdk.cli import main as sdk_main
 from contracts.settings import DEFAULT_MAX_EXAMPLES, EMBEDDED_TIME_SCALE, GateSettings
-from spec.flags import Flag, FlagError, add_arguments, boolean, positive_float, positive_int, resolve
 
 PROG = "ftl-gate"
 ENV_PREFIX = "FTL_GATE_"
-LOG_WIDTH = 120
-
-
-class UsageError(GateError):
-    """A flag or environment variable the gate cannot run with."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 10:
-        raise ValueError(f"must be between 0 and 10, got {text!r}")
-    return value
-
-
-def _url(text: str) -> str:
-    if not text.startswith(("http://", "https://")):
-        raise ValueError(f"must start with http:// or https://, got {text!r}")
-    return text.rstrip("/")
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(name.strip() for name in text.split(",") if name.strip())
-
 
 DEFAULTS = GateSettings()
 _flag = partial(Flag, prefix=ENV_PREFIX)
 DEMO = "with the embedded mock, its demo"
 FLAGS: tuple[Flag, ...] = (
-    _flag("base-url", _url, "backend to check; without it the gate starts ftl-mock on a free port", "embedded mock"),
-    _flag("spec", str, "OpenAPI document of the contract", "the bundled spec/openapi.yaml"),
+    _flag(
+        "base-url",
+        values.http_url,
+        "backend to check; without it the gate starts ftl-mock on a free port",
+        "embedded mock",
+    ),
+    _flag("spec", values.input_file, "OpenAPI document of the contract", "the bundled spec/openapi.yaml"),
     _flag("api-key", str, "API key (wak_...) for operations that accept one", f"none; {DEMO} key"),
     _flag("bearer", str, "session JWT for operations that need one", f"none; {DEMO} session"),
     _flag("job-token", str, "job token for operations on a job the gate did not create", f"none; {DEMO} token"),
     _flag("other-api-key", str, "another user's API key (asking for our job must get 404)", f"none; {DEMO} 2nd user's"),
-    _flag("include", _names, "only these operationIds or tags (repeat or comma-separate)", "all", kind="list"),
-    _flag("exclude", _names, "skip these operationIds or tags (repeat or comma-separate)", "none", kind="list"),
-    _flag("max-examples", positive_int, "examples per operation and phase", str(DEFAULT_MAX_EXAMPLES)),
-    _flag("seed", int, "random seed, to reproduce a run", "random"),
-    _flag("stateful", boolean, "stateful sequences along the spec's links", "on", kind="switch"),
-    _flag("junit-xml", Path, "write a JUnit XML report here", "none"),
-    _flag("report", Path, "write a Markdown report here", "none"),
-    _flag("known-divergences", Path, "known divergences (reported as known, not failed)", "spec/divergences.yaml"),
-    _flag("strict", boolean, "count known divergences as failures too", "off", kind="switch"),
+    _flag("include", values.names, "only these operationIds or tags (repeat or comma-separate)", "all", kind="list"),
+    _flag("exclude", values.names, "skip these operationIds or tags (repeat or comma-separate)", "none", kind="list"),
+    _flag("max-examples", values.positive_int, "examples per operation and phase", str(DEFAULT_MAX_EXAMPLES)),
+    _flag("seed", values.whole_number, "random seed, to reproduce a run", "random"),
+    _flag("stateful", values.boolean, "stateful sequences along the spec's links", "on", kind="switch"),
+    _flag("junit-xml", values.output_file, "write a JUnit XML report here", "none"),
+    _flag("report", values.output_file, "write a Markdown report here", "none"),
     _flag(
-        "stream-events", positive_int, "stop reading the stream after this many messages", str(DEFAULTS.stream_events)
+        "known-divergences",
+        values.input_file,
+        "known divergences (reported as known, not failed)",
+        "spec/divergences.yaml",
     ),
-    _flag("stream-seconds", positive_float, "read the stream this long", "two heartbeat intervals plus tolerance"),
+    _flag("strict", values.boolean, "count known divergences as failures too", "off", kind="switch"),
+    _flag(
+        "stream-events",
+        values.positive_int,
+        "stop reading the stream after this many messages",
+        str(DEFAULTS.stream_events),
+    ),
+    _flag(
+        "stream-seconds", values.positive_float, "read the stream this long", "two heartbeat intervals plus tolerance"
+    ),
     _flag(
         "time-scale",
-        positive_float,
-        "the target's time scale (expected heartbeat = spec interval x scale)",
+        values.time_scale,
+        "the target's time scale (expected heartbeat = spec interval x scale; 0.05 or 1/20)",
         f"1; {EMBEDDED_TIME_SCALE:g} for the embedded mock, which is started with it",
     ),
-    _flag("heartbeat-tolerance", _fraction, "heartbeat lateness allowed: fraction of the interval, plus 0.25 s", "0.5"),
-    _flag("delivery-bound", positive_float, "seconds an upload's events may take to arrive", "5"),
-    _flag("live", boolean, "create a job and upload predictions while its stream is open", "on", kind="switch"),
+    _flag(
+        "heartbeat-tolerance",
+        values.number_between(0, 10),
+        "heartbeat lateness allowed: fraction of the interval, plus 0.25 s",
+        "0.5",
+    ),
+    _flag("delivery-bound", values.positive_float, "seconds an upload's events may take to arrive", "5"),
+    _flag("live", values.boolean, "create a job and upload predictions while its stream is open", "on", kind="switch"),
     _flag("stream-job", str, "job whose stream is read when the gate cannot create one", "none; the demo job"),
-    _flag("request-timeout", positive_float, "seconds per request", str(DEFAULTS.request_timeout)),
-    _flag("quiet", boolean, "no live progress and no summary table, only the last line", "off", kind="switch"),
+    _flag(
+        "request-timeout",
+        values.positive_float,
+        "seconds to wait for each answer (a target that never answers fails after this long)",
+        f"{DEFAULTS.request_timeout:g}",
+    ),
+    _flag("quiet", values.boolean, "no progress and no summary table, only the last line", "off", kind="switch"),
+)
+EPILOG = (
+    "Progress goes to stderr: a bar on a terminal, a line every "
+    f"{PROGRESS_INTERVAL_S:g} s in a log. With GITHUB_STEP_SUMMARY set, the Markdown summary is appended to it. "
+    "Exit codes: 0 no violations, 1 violations found, 2 usage or setup error. SDK conformance: `ftl-gate sdk --help`."
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> Parser:
     """The argument parser; `--help` names each flag's default and environment variable."""
-    parser = _Parser(
-        prog=PROG,
-        description="Check a FineTune Lab backend (or the embedded ftl-mock) against the contract.",
-        epilog="Exit codes: 0 no violations, 1 violations found, 2 usage or setup error. "
-        "SDK conformance: `ftl-gate sdk --help`.",
+    return parser_for(
+        PROG, "Check a FineTune Lab backend (or the embedded ftl-mock) against the contract.", EPILOG, FLAGS
     )
-    add_arguments(parser, FLAGS)
-    return parser
 
 
 def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> GateSettings:
     """Settings from flags, then `FTL_GATE_*` variables, then defaults; UsageError naming the culprit."""
     args = build_parser().parse_args(list(argv))
-    try:
-        values = resolve(FLAGS, args, environ)
-    except FlagError as exc:
-        raise UsageError(str(exc)) from None
-    assert set(values) <= {field.name for field in fields(GateSettings)}
-    return GateSettings(**values)
+    given = resolve(FLAGS, args, environ)
+    if "spec" in given:
+        given["spec"] = str(given["spec"])
+    assert set(given) <= {field.name for field in fields(GateSettings)}
+    return GateSettings(**given)
 
 
-def _execute(settings: GateSettings, console: Console) -> GateRun:
-    if settings.quiet or not console.is_terminal:
-        progress: Progress = NullProgress()
-        return run_gate(settings, progress)
-    with RichProgress(console) as live:
-        return run_gate(settings, live)
+def execute(settings: GateSettings, interval_s: float = PROGRESS_INTERVAL_S) -> GateRun:
+    """Run the gate with the progress display its reader needs (on stderr): a bar, lines, or nothing."""
+    progress_out = console(stderr=True)
+    if settings.quiet:
+        return run_gate(settings, NullProgress())
+    if progress_out.is_terminal:
+        with BarProgress(progress_out) as bar:
+            return run_gate(settings, bar)
+    with LineProgress(PROG, progress_out, interval_s) as lines:
+        return run_gate(settings, lines)
+
+
+def report(settings: GateSettings, run: GateRun, out: Console, environ: Mapping[str, str]) -> None:
+    """The summary on the console, the report files asked for, and the CI step summary when there is one."""
+    if not settings.quiet:
+        print_summary(out, run)
+    if settings.junit_xml:
+        write_junit(settings.junit_xml, run)
+    if settings.report:
+        write_markdown(settings.report, run)
+    warning = append_step_summary(markdown(run), environ)
+    if warning:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Run the command line; the return value is the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    env = os.environ if environ is None else environ
     if args[:1] == ["sdk"]:
-        from contracts.sdk.cli import main as sdk_main
+        return sdk_main(args[1:], env)
 
-        return sdk_main(args[1:], environ)
-    # Logs (CI) are wider than the 80 columns rich assumes without a terminal.
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else LOG_WIDTH)
-    try:
-        settings = parse_settings(args, os.environ if environ is None else environ)
-        run = _execute(settings, console)
-        if not settings.quiet:
-            print_summary(console, run)
-        if settings.junit_xml:
-            write_junit(settings.junit_xml, run)
-        if settings.report:
-            write_markdown(settings.report, run)
-    except GateError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: error: interrupted", file=sys.stderr)
-        return 2
-    print(f"{PROG}: {run.reason}")
-    return run.exit_code
+    def body() -> int:
+        settings = parse_settings(args, env)
+        run = execute(settings)
+        report(settings, run, console(), env)
+        print(f"{PROG}: {run.reason}")
+        return run.exit_code
+
+    return guarded(PROG, body, (GateError,))
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ def load(path: str | Path, operations: Iterable[str], checks: Iterable[str]) -> 
     except OSError as exc:
         raise GateError(f"cannot read known divergences {source}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise GateError(f"{source}: not valid YAML: {exc}".splitlines()[0]) from None
+        raise GateError(f"{source}: not valid YAML: {exc}") from None
     entries = document.get("divergences") if isinstance(document, dict) else document
     if entries is None:
         return ()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from cmdline import unreachable
 from contracts import divergences, embedded
 from contracts.credentials import Authenticator, Credentials
 from contracts.errors import GateError
@@ -103,9 +104,10 @@ def run_gate(settings: GateSettings, progress: Progress) -> GateRun:
     contract = load_contract(settings.spec)
     operations = select(contract, settings.include, settings.exclude)
     results = Results()
+    progress.follow(results)
     with _target(settings, contract) as target:
         auth = Authenticator(contract, target.credentials)
-        warnings = preflight(contract, target, operations, results)
+        warnings = preflight(contract, target, operations, results, settings.request_timeout)
         # A seed is always chosen here, so every report can say how to repeat the run.
         seed = settings.seed if settings.seed is not None else random.randrange(2**31)
         runner = Runner(contract, auth, _runner_options(settings, target, seed))
@@ -166,13 +168,15 @@ def _target(settings: GateSettings, contract: Contract) -> Iterator[Target]:
         yield Target(mock.url, credentials, scale, description, stream_job)
 
 
-def preflight(contract: Contract, target: Target, operations: list[str], results: Results) -> list[str]:
+def preflight(
+    contract: Contract, target: Target, operations: list[str], results: Results, timeout: float = PREFLIGHT_TIMEOUT_S
+) -> list[str]:
     """Check the target answers and some credential works; GateError if not, warnings otherwise."""
     try:
         results.count_requests()
-        _status(target.url + "/", {})
+        _status(target.url + "/", {}, timeout)
     except httpx.HTTPError as exc:
-        raise GateError(f"cannot reach {target.url}: {type(exc).__name__}") from None
+        raise GateError(unreachable(target.url, exc, timeout)) from None
     needs_auth = any(contract.operations[op].requires_auth for op in operations)
     kinds = target.credentials.kinds()
     if needs_auth and not kinds:
@@ -181,7 +185,7 @@ def preflight(contract: Contract, target: Target, operations: list[str], results
     warnings: list[str] = []
     accepted = 0
     for kind in kinds:
-        outcome = _probe(contract, target, kind, results)
+        outcome = _probe(contract, target, kind, results, timeout)
         if outcome is None:
             continue
         operation, status = outcome
@@ -195,7 +199,7 @@ def preflight(contract: Contract, target: Target, operations: list[str], results
     return warnings
 
 
-def _probe(contract: Contract, target: Target, kind: str, results: Results) -> tuple[str, int] | None:
+def _probe(contract: Contract, target: Target, kind: str, results: Results, timeout: float) -> tuple[str, int] | None:
     """Send one credential alone to a GET without parameters it can satisfy; (operationId, status)."""
     alone = Credentials(**{kind: getattr(target.credentials, kind)})
     auth = Authenticator(contract, alone)
@@ -207,14 +211,14 @@ def _probe(contract: Contract, target: Target, kind: str, results: Results) -> t
             continue
         try:
             results.count_requests()
-            status = _status(target.url + operation.path, headers)
+            status = _status(target.url + operation.path, headers, timeout)
         except httpx.HTTPError as exc:
-            raise GateError(f"cannot reach {target.url}: {type(exc).__name__}") from None
+            raise GateError(unreachable(target.url, exc, timeout)) from None
         return operation.operation_id, status
     return None
 
 
-def _status(url: str, headers: dict[str, str]) -> int:
+def _status(url: str, headers: dict[str, str], timeout: float) -> int:
     """The status of a GET, without reading a body that might never end."""
-    with httpx.stream("GET", url, headers=headers, timeout=PREFLIGHT_TIMEOUT_S) as response:
+    with httpx.stream("GET", url, headers=headers, timeout=timeout) as response:
         return response.status_code

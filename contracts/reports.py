@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cmdline import print_whole
 from contracts.divergences import Row
 from contracts.errors import GateError
 from contracts.gate import GateRun
@@ -41,7 +42,7 @@ def by_operation(rows: Iterable[Row]) -> dict[str, list[Row]]:
 def print_summary(console: Console, run: GateRun) -> None:
     """The operations x checks table, then failures, known divergences, skips and warnings."""
     title = f"ftl-gate against {run.target}" + (f" · seed {run.seed}" if run.seed is not None else "")
-    table = Table(title=title, title_justify="left", show_lines=False)
+    table = Table(show_lines=False)
     table.add_column("operation")
     for verdict in ORDER:
         table.add_column(verdict.value, justify="right", style=STYLE[verdict])
@@ -53,7 +54,8 @@ def print_summary(console: Console, run: GateRun) -> None:
     table.add_section()
     totals = Counter(row.verdict for row in run.rows)
     table.add_row("[bold]all", *(f"[bold]{totals.get(v, 0)}" for v in ORDER), "")
-    console.print(table)
+    console.print(title, soft_wrap=True, markup=False, style="italic")
+    print_whole(console, table)
     _print_failures(console, [row for row in run.rows if row.verdict == Verdict.FAILED])
     _print_known(console, [row for row in run.rows if row.verdict == Verdict.KNOWN])
     _print_skips(console, [row for row in run.rows if row.verdict == Verdict.SKIPPED])

@@ -19,6 +19,7 @@ from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 from schemathesis.engine.recorder import ScenarioRecorder
+from schemathesis.engine.run import PhaseName
 from schemathesis.generation import GenerationMode
 from schemathesis.generation.case import Case
 from schemathesis.hooks import HookContext
@@ -40,6 +41,8 @@ EXCERPT = 600
 # Schemathesis validates each stream request's first message only; the stream checks read it over time.
 STREAM_EVENTS_PER_REQUEST = 1
 REQUEST_ERROR_CHECK = "request_error"
+# Phases that walk every operation once (one progress unit each); the stateful phase walks links instead.
+UNIT_PHASES = (PhaseName.EXAMPLES, PhaseName.COVERAGE, PhaseName.FUZZING)
 
 
 @dataclass(frozen=True)
@@ -210,21 +213,30 @@ class Runner:
         """Execute every phase and record what each check found on each operation."""
         schema = build_schema(self.contract, self.config, operation_ids, self.auth)
         skip_reasons: dict[str, str] = {}
-        progress.start("schemathesis", total=None)
+        progress.start("schemathesis", total=self.units(operation_ids))
         for event in from_schema(schema).execute():
             if isinstance(event, events.PhaseStarted):
                 progress.update("schemathesis", f"{event.phase.name.value} phase")
+            elif isinstance(event, events.PhaseFinished) and event.phase.name == PhaseName.STATEFUL_TESTING:
+                progress.advance("schemathesis")
             elif isinstance(event, events.ScenarioFinished):
                 self._record(event.recorder, results)
                 if event.status == Status.SKIP and event.skip_reason:
                     skip_reasons.setdefault(self._label_operation(event.recorder.label), event.skip_reason)
-                progress.advance("schemathesis", len(event.recorder.interactions))
+                if event.phase in UNIT_PHASES:
+                    progress.advance("schemathesis")
             elif isinstance(event, events.NonFatalError):
                 self._record_error(event, results)
             elif isinstance(event, events.FatalError):
                 raise GateError(f"Schemathesis stopped: {event.exception}".splitlines()[0])
         progress.finish("schemathesis")
         self._record_skips(operation_ids, results, skip_reasons)
+
+    def units(self, operation_ids: Sequence[str]) -> int:
+        """Progress units of a run: each operation once per enabled unit phase, the stateful phase as one."""
+        phases = self.config.projects.get_default().phases
+        unit_phases = sum(phases.get_by_name(name=phase.value).enabled for phase in UNIT_PHASES)
+        return unit_phases * len(operation_ids) + int(phases.stateful.enabled)
 
     def _label_operation(self, label: str) -> str:
         method, _, path = label.partition(" ")

@@ -49,12 +49,17 @@ class CapacityOptions:
         )
 
 
+def step_name(streams: int) -> str:
+    """The name of a step's Locust run and of its files."""
+    return f"step-{streams:05d}"
+
+
 def run_step(
     target: Target, contract: spec.Contract, options: CapacityOptions, streams: int, run: RunOptions, run_id: str
 ) -> dict[str, Any]:
     """One step: its own jobs, its Locust run, its figures."""
     workload = options.workload(streams)
-    name = f"step-{streams:05d}"
+    name = step_name(streams)
     jobs = create_jobs(target, contract, f"cap-{run_id}-{streams}", workload.jobs)
     plan = build_plan(contract, workload, "sse", jobs, target.session, refetch=options.refetch)
     plan_path = run.out / f"{name}-plan.json"

@@ -10,220 +10,205 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+from cmdline import (
+    PROGRESS_INTERVAL_S,
+    Flag,
+    Parser,
+    UsageError,
+    WatchedProgress,
+    add_arguments,
+    console,
+    guarded,
+    resolve,
+    values,
+)
 from load.errors import LoadError
-from load.plan import Workload, parse_duration, parse_scale
-from spec.flags import Flag, FlagError, add_arguments
-from spec.flags import resolve as resolve_flags
+from load.plan import MODES, Workload
+from load.progress import PlannedRun, RunWatch
 
+PROG = "ftl-load"
 ENV_PREFIX = "FTL_LOAD_"
-
-
-class UsageError(Exception):
-    """A flag or environment value ftl-load cannot use."""
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse that reports a mistake as one line and exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"must be a whole number (got {text!r})") from None
-    if value < 1:
-        raise ValueError(f"must be at least 1 (got {value})")
-    return value
-
-
-def count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"must be a whole number (got {text!r})") from None
-    if value < 0:
-        raise ValueError(f"must not be negative (got {value})")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"must be a number (got {text!r})") from None
-    if not value > 0 or value == float("inf"):
-        raise ValueError(f"must be positive (got {text!r})")
-    return value
-
-
-def url(text: str) -> str:
-    if not text.startswith(("http://", "https://")):
-        raise ValueError(f"must be an http(s) URL (got {text!r})")
-    return text.rstrip("/")
-
-
-def steps(text: str) -> list[int]:
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise ValueError(f"must be comma-separated whole numbers like 50,100,200 (got {text!r})") from None
-    if not values or min(values) < 1:
-        raise ValueError(f"must list at least one positive stream count (got {text!r})")
-    return values
-
-
-def boolean(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"must be true or false (got {text!r})")
-
-
 _flag = partial(Flag, prefix=ENV_PREFIX)
 
 COMMON = [
-    _flag("target", url, "base URL of the server under load (default: start an ftl-mock on a free port)", default=None),
-    _flag("target-pid", positive_int, "pid of a local --target, to report its CPU time", default=None),
-    _flag("api-key", str, "API key that creates the jobs (default: the started mock's demo key)", default=None),
-    _flag("session", str, "dashboard session token (default: the started mock's demo session)", default=None),
-    _flag("jobs", positive_int, "training jobs", default=None),
-    _flag("upload-rate", positive_float, "predictions each job's worker uploads per simulated minute", default="1"),
-    _flag("batch", positive_int, "predictions per upload request", default="1"),
+    _flag("target", values.http_url, "base URL of the server under load", "start an ftl-mock on a free port"),
+    _flag("target-pid", values.positive_int, "pid of a local --target, to report its CPU time", "none"),
+    _flag("api-key", str, "API key that creates the jobs", "the started mock's demo key"),
+    _flag("session", str, "dashboard session token", "the started mock's demo session"),
+    _flag("jobs", values.positive_int, "training jobs"),
+    _flag(
+        "upload-rate", values.positive_float, "predictions each job's worker uploads per simulated minute", default="1"
+    ),
+    _flag("batch", values.positive_int, "predictions per upload request", default="1"),
     _flag(
         "time-scale",
-        parse_scale,
+        values.time_scale,
         "multiplies every interval, users' and the mock's heartbeat (1/60: an hour in a minute)",
-        default=None,
     ),
-    _flag("workers", count, "Locust workers on loopback under one master (0: a single local runner)", default="0"),
+    _flag(
+        "workers", values.count, "Locust workers on loopback under one master (0: a single local runner)", default="0"
+    ),
     _flag(
         "out",
-        Path,
-        "report directory (default: reports/load-<timestamp> or reports/capacity-<timestamp>)",
-        default=None,
+        values.output_dir,
+        "report folder, relative to the current folder",
+        "reports/load-<timestamp> or reports/capacity-<timestamp>",
+    ),
+    _flag(
+        "request-timeout",
+        values.positive_float,
+        "seconds to wait for the target's answer while setting up (a target that never answers fails after this)",
+        default="30",
     ),
 ]
 COMPARE = [
-    _flag("tabs", positive_int, "dashboard tabs open per job", default="2"),
-    _flag("poll-interval", parse_duration, "the polling chart's refetch interval (reference §13: 30 s)", default="30s"),
-    _flag("duration", parse_duration, "simulated length of the workload", default="1h"),
+    _flag("tabs", values.positive_int, "dashboard tabs open per job", default="2"),
+    _flag(
+        "poll-interval", values.duration, "the polling chart's refetch interval (reference §13: 30 s)", default="30s"
+    ),
+    _flag("duration", values.duration, "simulated length of the workload", default="1h"),
+    _flag("mode", values.choice("both", *MODES), "run polling, sse, or both and compare them", default="both"),
+    _flag(
+        "web",
+        values.boolean,
+        "run one --mode with Locust's web UI on --web-port instead of headless, to watch it live",
+        "off",
+        kind="switch",
+    ),
+    _flag("web-port", values.port, "port of Locust's web UI on 127.0.0.1", default="8089"),
+    _flag("web-hold", values.duration, "how long the web UI stays up after the run, for a last look", default="60s"),
 ]
 CAPACITY = [
-    _flag("steps", steps, "SSE dashboard tabs (streams) at each step", default="50,100,200,400,800"),
-    _flag("hold", parse_duration, "wall time each step holds its streams while predictions flow", default="20s"),
-    _flag("refetch", boolean, "tabs refetch /trends on every prediction event, as the dashboard does", default="true"),
+    _flag("steps", values.whole_numbers, "SSE dashboard tabs (streams) at each step", default="50,100,200,400,800"),
+    _flag("hold", values.duration, "wall time each step holds its streams while predictions flow", default="20s"),
+    _flag(
+        "refetch",
+        values.boolean,
+        "tabs refetch /trends on every prediction event, as the dashboard does",
+        default="true",
+    ),
 ]
 DEFAULTS = {
     "compare": {"jobs": "50", "time-scale": "1/60"},
     "capacity": {"jobs": "10", "time-scale": "1", "upload-rate": "12"},
 }
+EPILOG = (
+    f"Progress goes to stderr: a bar on a terminal, a line every {PROGRESS_INTERVAL_S:g} s in a log. "
+    "Exit codes: 0 done, 1 the run completed but requests failed, 2 usage or setup error."
+)
 
 
 def build_parser() -> Parser:
-    parser = Parser(
-        prog="ftl-load",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-        epilog="Exit codes: 0 done, 1 the run completed but requests failed, 2 usage or setup error.",
-    )
+    """The parser of `ftl-load` and its two commands; `--help` names each flag's default and variable."""
+    parser = Parser(prog=PROG, description=__doc__.split("\n\n")[0] if __doc__ else None, epilog=EPILOG)
     commands = parser.add_subparsers(dest="command", metavar="{compare,capacity}", parser_class=Parser)
     for name, flags, text in (
         ("compare", COMMON + COMPARE, "polling versus SSE for the same workload, side by side"),
         ("capacity", COMMON + CAPACITY, "ramp SSE dashboard tabs and report streams held, fan-out delay, errors"),
     ):
-        sub = commands.add_parser(name, help=text, description=text, epilog=parser.epilog)
-        add_arguments(sub, flags, _defaults(name, flags))
+        sub = commands.add_parser(name, help=text, description=text, epilog=EPILOG)
+        add_arguments(sub, flags, DEFAULTS[name])
     return parser
 
 
-def _defaults(command: str, flags: list[Flag]) -> dict[str, str | None]:
-    """Each flag's default as text, like the environment gives it; some differ per command."""
-    return {flag.name: DEFAULTS[command].get(flag.name, flag.default) for flag in flags}
+def parse(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
+    """The command and each flag's value: the command line, else the environment, else the default."""
+    args: argparse.Namespace = build_parser().parse_args(list(argv))
+    if args.command is None:
+        raise UsageError("choose a command: compare or capacity (see --help)")
+    flags = COMMON + (COMPARE if args.command == "compare" else CAPACITY)
+    given = {flag.dest: None for flag in flags} | resolve(flags, args, environ, defaults=DEFAULTS[args.command])
+    if given["target"] is None and given["target_pid"] is not None:
+        raise UsageError("--target-pid needs --target")
+    if given.get("web") and given["mode"] == "both":
+        raise UsageError("--web watches one mode at a time: add --mode sse or --mode polling")
+    if given["out"] is None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        given["out"] = values.output_dir(f"reports/{'load' if args.command == 'compare' else 'capacity'}-{stamp}")
+    return args.command, given
 
 
-def resolve(command: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Each flag's value: the command line, else the environment, else the default; parsed and checked."""
-    flags = COMMON + (COMPARE if command == "compare" else CAPACITY)
-    try:
-        return resolve_flags(flags, args, os.environ, defaults=_defaults(command, flags), opaque=(), empty_env=True)
-    except FlagError as exc:
-        raise UsageError(str(exc)) from None
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run the command line; the return value is the exit code."""
+    env = os.environ if environ is None else environ
+
+    def body() -> int:
+        command, given = parse(sys.argv[1:] if argv is None else argv, env)
+        try:
+            return run(command, given)
+        except BrokenPipeError:
+            # Whoever read our output (`| head`) left; the reports are written, say nothing more.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+
+    return guarded(PROG, body, (LoadError,))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line."""
-    try:
-        args = build_parser().parse_args(argv)
-        if args.command is None:
-            raise UsageError("choose a command: compare or capacity (see --help)")
-        values = resolve(args.command, args)
-        if values["target"] is None and values["target_pid"] is not None:
-            raise UsageError("--target-pid needs --target")
-        return run(args.command, values)
-    except UsageError as exc:
-        print(f"ftl-load: error: {exc}", file=sys.stderr)
-        return 2
-    except LoadError as exc:
-        print(f"ftl-load: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("ftl-load: interrupted", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
-        # Whoever read our output (`| head`) left; the reports are written, say nothing more.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+def run(command: str, given: dict[str, Any]) -> int:
+    """Run `compare` or `capacity` with parsed values, showing progress on stderr; the exit code."""
+    from load.capacity import CapacityOptions, run_capacity, step_name
+    from load.capacity import markdown as capacity_markdown
+    from load.compare import RunOptions, TargetOptions, markdown, run_compare
 
-
-def run(command: str, values: dict[str, Any]) -> int:
-    from load.compare import RunOptions, TargetOptions
-
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = values["out"] or Path("reports") / f"{'load' if command == 'compare' else 'capacity'}-{stamp}"
-    target = TargetOptions(values["target"], values["target_pid"], values["api_key"], values["session"])
-    run_options = RunOptions(out=Path(out), workers=values["workers"])
+    out: Path = given["out"]
+    target = TargetOptions(
+        given["target"], given["target_pid"], given["api_key"], given["session"], given["request_timeout"]
+    )
+    web = bool(given.get("web"))
+    run_options = RunOptions(
+        out=out,
+        workers=given["workers"],
+        web_port=given["web_port"] if web else None,
+        web_hold_s=given["web_hold"] if web else 0.0,
+    )
+    progress_out = console(stderr=True)
     if command == "compare":
         try:
             workload = Workload(
-                jobs=values["jobs"],
-                tabs=values["tabs"],
-                poll_interval_s=values["poll_interval"],
-                upload_rate=values["upload_rate"],
-                duration_s=values["duration"],
-                time_scale=values["time_scale"],
-                batch=values["batch"],
+                jobs=given["jobs"],
+                tabs=given["tabs"],
+                poll_interval_s=given["poll_interval"],
+                upload_rate=given["upload_rate"],
+                duration_s=given["duration"],
+                time_scale=given["time_scale"],
+                batch=given["batch"],
             )
         except LoadError as exc:
             raise UsageError(str(exc)) from None
-        from load.compare import markdown, run_compare
-
-        result = run_compare(workload, target, run_options)
+        modes = MODES if given["mode"] == "both" else (given["mode"],)
+        if web:
+            print(
+                f"{PROG}: Locust's web UI at http://127.0.0.1:{given['web_port']}/ while {modes[0]} runs "
+                f"(it stays up {given['web_hold']:g} s after the run)",
+                file=sys.stderr,
+                flush=True,
+            )
+        watch = RunWatch(out, [PlannedRun(mode, workload.wall_s) for mode in modes])
+        with WatchedProgress(PROG, watch, progress_out):
+            result = run_compare(workload, target, run_options, modes)
         print(markdown(result))
-        print(f"reports: {run_options.out}/ (compare.json, compare.md, compare.png, Locust CSV and HTML per mode)")
-        failed = result["polling"]["failures"] + result["sse"]["failures"]
+        chart = ", compare.png" if len(modes) > 1 else ""
+        print(f"reports: {out}/ (compare.json, compare.md{chart}, Locust CSV and HTML per mode)")
+        failed = sum(result[mode]["failures"] for mode in modes)
     else:
-        from load.capacity import CapacityOptions, run_capacity
-        from load.capacity import markdown as capacity_markdown
-
         options = CapacityOptions(
-            steps=values["steps"],
-            jobs=values["jobs"],
-            hold_s=values["hold"],
-            upload_rate=values["upload_rate"],
-            batch=values["batch"],
-            time_scale=values["time_scale"],
-            refetch=values["refetch"],
+            steps=given["steps"],
+            jobs=given["jobs"],
+            hold_s=given["hold"],
+            upload_rate=given["upload_rate"],
+            batch=given["batch"],
+            time_scale=given["time_scale"],
+            refetch=given["refetch"],
         )
-        result = run_capacity(options, target, run_options)
+        watch = RunWatch(out, [PlannedRun(step_name(n), options.hold_s) for n in options.steps])
+        with WatchedProgress(PROG, watch, progress_out):
+            result = run_capacity(options, target, run_options)
         print(capacity_markdown(result))
-        print(f"reports: {run_options.out}/ (capacity.json, capacity.md, capacity.png, Locust reports per step)")
+        print(f"reports: {out}/ (capacity.json, capacity.md, capacity.png, Locust reports per step)")
         failed = sum(step["errors"] for step in result["steps"])
     return 1 if failed else 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,14 +35,17 @@ class TargetOptions:
     pid: int | None = None
     api_key: str | None = None
     session: str | None = None
+    request_timeout: float = 30.0
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How Locust runs: local workers (0 = one local runner) and where reports go."""
+    """How Locust runs: local workers (0 = one local runner), its web UI (None: headless), where reports go."""
 
     out: Path
     workers: int = 0
+    web_port: int | None = None
+    web_hold_s: float = 0.0
 
 
 @contextmanager
@@ -58,7 +61,9 @@ def open_target(options: TargetOptions, time_scale: float, out: Path) -> Iterato
         if not options.api_key or not options.session:
             raise LoadError("--target needs --api-key and --session (the dashboard user's credentials)")
         target = Target(options.url.rstrip("/"), options.api_key, options.session, options.pid)
+    target.request_timeout = options.request_timeout
     try:
+        target.check()
         yield target
     finally:
         target.stop()
@@ -80,6 +85,8 @@ def run_mode(
         users=user_classes(mode, workload),
         run_time_s=workload.wall_s + plan["grace_s"] + plan["barrier_timeout_s"] + 30,
         workers=run.workers,
+        web_port=run.web_port,
+        web_hold_s=run.web_hold_s,
     )
     cpu_before, served_before = target.cpu_seconds(), target.requests_served()
     started = time.monotonic()
@@ -206,53 +213,49 @@ def pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} %"
 
 
-def markdown(result: dict[str, Any]) -> str:
-    """The comparison as a Markdown table with its workload line."""
-    w, p, s, r = result["workload"], result["polling"], result["sse"], result["reduction_percent"]
-    lat = ("latency_ms", "trends")
-    rows = [
-        (
-            "live-update requests per job-hour",
-            p["per_job_hour"]["live_update_requests"],
-            s["per_job_hour"]["live_update_requests"],
-            r["live_update_requests"],
-        ),
-        ("  trends polls per job-hour", p["per_job_hour"]["poll"], s["per_job_hour"]["poll"], None),
-        (
-            "  trends refetches (on event) per job-hour",
-            p["per_job_hour"]["refetch"],
-            s["per_job_hour"]["refetch"],
-            None,
-        ),
-        (
-            "  stream connections per job-hour",
-            p["per_job_hour"]["stream_connect"],
-            s["per_job_hour"]["stream_connect"],
-            None,
-        ),
-        ("prediction uploads per job-hour", p["per_job_hour"]["upload"], s["per_job_hour"]["upload"], None),
-        ("stream connections held (peak, server)", p["peak_open_streams"], s["peak_open_streams"], None),
-        (
-            "live-update bytes per job-hour",
-            p["bytes"]["per_job_hour"],
-            s["bytes"]["per_job_hour"],
-            r["live_update_bytes"],
-        ),
-        ("server CPU time (s)", fmt(p["server_cpu_s"], 2), fmt(s["server_cpu_s"], 2), r["server_cpu"]),
-        ("trends request median / p99 (ms)", _pair(p, lat), _pair(s, lat), None),
-        ("upload-to-event delay median / p99 (ms)", "n/a", _pair(s, ("latency_ms", "prediction_delay")), None),
-        ("failures", p["failures"], s["failures"], None),
-    ]
-    lines = [
+def _delay(summary: dict[str, Any]) -> str:
+    if summary["mode"] != "sse":
+        return "n/a"
+    return _pair(summary, ("latency_ms", "prediction_delay"))
+
+
+# Each figure of a mode's summary: its label, how to read it, and the reduction that goes with it (if any).
+FIGURES: tuple[tuple[str, Callable[[dict[str, Any]], Any], str | None], ...] = (
+    ("live-update requests per job-hour", lambda m: m["per_job_hour"]["live_update_requests"], "live_update_requests"),
+    ("  trends polls per job-hour", lambda m: m["per_job_hour"]["poll"], None),
+    ("  trends refetches (on event) per job-hour", lambda m: m["per_job_hour"]["refetch"], None),
+    ("  stream connections per job-hour", lambda m: m["per_job_hour"]["stream_connect"], None),
+    ("prediction uploads per job-hour", lambda m: m["per_job_hour"]["upload"], None),
+    ("stream connections held (peak, server)", lambda m: m["peak_open_streams"], None),
+    ("live-update bytes per job-hour", lambda m: m["bytes"]["per_job_hour"], "live_update_bytes"),
+    ("server CPU time (s)", lambda m: fmt(m["server_cpu_s"], 2), "server_cpu"),
+    ("trends request median / p99 (ms)", lambda m: _pair(m, ("latency_ms", "trends")), None),
+    ("upload-to-event delay median / p99 (ms)", _delay, None),
+    ("failures", lambda m: m["failures"], None),
+)
+
+
+def _workload_line(w: dict[str, Any]) -> str:
+    return (
         f"Workload: {w['jobs']} jobs x {w['tabs']} tabs, poll every {w['poll_interval_s']:g} s, "
         f"{w['upload_rate']:g} predictions per job per minute, {w['duration_s'] / 60:g} simulated minutes "
-        f"at time scale {w['time_scale']:.4g} ({w['job_hours']:g} job-hours).",
-        "",
-        "| figure | polling | SSE | reduction |",
-        "|---|---:|---:|---:|",
-    ]
-    for label, before, after, change in rows:
-        lines.append(f"| {label} | {fmt(before)} | {fmt(after)} | {pct(change) if change is not None else ''} |")
+        f"at time scale {w['time_scale']:.4g} ({w['job_hours']:g} job-hours)."
+    )
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The comparison as a Markdown table with its workload line (one column when one mode ran)."""
+    modes = result.get("modes", list(MODES))
+    if len(modes) == 1:
+        summary = result[modes[0]]
+        lines = [_workload_line(result["workload"]), "", f"| figure | {modes[0]} |", "|---|---:|"]
+        lines += [f"| {label} | {fmt(read(summary))} |" for label, read, _ in FIGURES]
+        return "\n".join(lines) + "\n"
+    p, s, r = result["polling"], result["sse"], result["reduction_percent"]
+    lines = [_workload_line(result["workload"]), "", "| figure | polling | SSE | reduction |", "|---|---:|---:|---:|"]
+    for label, read, key in FIGURES:
+        change = pct(r[key]) if key is not None else ""
+        lines.append(f"| {label} | {fmt(read(p))} | {fmt(read(s))} | {change} |")
     lines += [
         "",
         f"Counting the stream connection alone (as the design note did), the reduction would be "
@@ -266,8 +269,10 @@ def _pair(summary: dict[str, Any], path: tuple[str, str]) -> str:
     return f"{fmt(values['median'], 0)} / {fmt(values['p99'], 0)}"
 
 
-def run_compare(workload: Workload, target_options: TargetOptions, run: RunOptions) -> dict[str, Any]:
-    """Both modes against one target; writes compare.json, compare.md and compare.png under `run.out`."""
+def run_compare(
+    workload: Workload, target_options: TargetOptions, run: RunOptions, modes: tuple[str, ...] = MODES
+) -> dict[str, Any]:
+    """The modes against one target; writes compare.json, compare.md (and compare.png for both) under `run.out`."""
     from load.charts import compare_chart
 
     run.out.mkdir(parents=True, exist_ok=True)
@@ -275,12 +280,16 @@ def run_compare(workload: Workload, target_options: TargetOptions, run: RunOptio
     run_id = time.strftime("%Y%m%d%H%M%S")
     summaries: dict[str, dict[str, Any]] = {}
     with open_target(target_options, workload.time_scale, run.out) as target:
-        for mode in MODES:
+        for mode in modes:
             summaries[mode] = run_mode(target, contract, workload, mode, run, run_id)
-    result = to_jsonable(compare(summaries["polling"], summaries["sse"], workload))
+    if set(modes) == set(MODES):
+        result = to_jsonable(compare(summaries["polling"], summaries["sse"], workload))
+    else:
+        result = to_jsonable({"workload": workload.to_dict(), "modes": list(modes), **summaries})
     result["workers"] = run.workers
     result["target"] = target_options.url or "ftl-mock (started by ftl-load)"
     (run.out / "compare.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     (run.out / "compare.md").write_text(markdown(result), encoding="utf-8")
-    compare_chart(result, run.out / "compare.png")
+    if set(modes) == set(MODES):
+        compare_chart(result, run.out / "compare.png")
     return result

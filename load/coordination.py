@@ -76,7 +76,15 @@ class Conductor:
         log.info("ftl-load: all users done; %d of %d requests recorded", runner.stats.total.num_requests, self.fired)
         # Locust rewrites its CSV report once per second; let it write the complete figures before quitting.
         gevent.sleep(CSV_SETTLE_S)
-        runner.quit()
+        web_ui = self.environment.web_ui
+        if web_ui is None:
+            runner.quit()
+            return
+        # Watched in the web UI: stop the users, keep the figures on screen for --autoquit seconds, then end.
+        runner.stop()
+        options = self.environment.parsed_options
+        gevent.sleep(max(0, int(getattr(options, "autoquit", 0) or 0)))
+        web_ui.stop()
 
 
 class Desk:

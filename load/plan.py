@@ -7,7 +7,6 @@ concrete for one mode: created jobs with their tokens, the requests each role ma
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -21,34 +20,6 @@ USER_CLASSES = {"polling": "PollingDashboardUser", "sse": "SseDashboardUser", "t
 # Where a trainer hides its send time in each prediction it uploads, so a tab can time the fan-out.
 MARKER_SOURCE = ("sample_source", "ftl-load")
 MARKER_FIELD = "sample_source_id"
-DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in `1h`, `20m`, `90s`, `1h30m`, `250ms` or a bare number of seconds."""
-    text = text.strip().lower()
-    try:
-        value = float(text)
-    except ValueError:
-        parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text)
-        if not parts or "".join(n + u for n, u in parts) != text:
-            raise ValueError(f"must be a duration like 1h, 20m, 90s or 1h30m (got {text!r})") from None
-        value = sum(float(n) * DURATION_UNITS[u] for n, u in parts)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"must be a positive duration (got {text!r})")
-    return value
-
-
-def parse_scale(text: str) -> float:
-    """A time scale: a positive number or a fraction like `1/60` (every interval is multiplied by it)."""
-    num, slash, den = text.strip().partition("/")
-    try:
-        value = float(num) / float(den) if slash else float(num)
-    except (ValueError, ZeroDivisionError):
-        raise ValueError(f"must be a positive number or fraction like 1/60 (got {text!r})") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"must be positive (got {text!r})")
-    return value
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ caller gets back the paths of the CSV, HTML and JSON reports Locust wrote.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -35,6 +36,8 @@ class LocustRun:
     run_time_s: float
     workers: int = 0
     extra_env: dict[str, str] = field(default_factory=dict)
+    web_port: int | None = None
+    web_hold_s: float = 0.0
 
     @property
     def prefix(self) -> Path:
@@ -61,7 +64,7 @@ def free_port() -> int:
 
 
 def master_command(run: LocustRun, master_port: int | None) -> list[str]:
-    """The headless Locust command line (a master when `master_port` is given)."""
+    """The Locust command line (a master when `master_port` is given), headless unless the run has a web port."""
     total = sum(run.users.values())
     config = [{"user_class_name": name, "fixed_count": count} for name, count in run.users.items()]
     command = [
@@ -70,7 +73,7 @@ def master_command(run: LocustRun, master_port: int | None) -> list[str]:
         "locust",
         "-f",
         str(LOCUSTFILE),
-        "--headless",
+        *_interface(run),
         "--host",
         run.host,
         "--users",
@@ -112,6 +115,21 @@ def master_command(run: LocustRun, master_port: int | None) -> list[str]:
     return [*command[:5], *run.users, *command[5:]]
 
 
+def _interface(run: LocustRun) -> list[str]:
+    """Headless, or Locust's web UI on loopback: started at once, kept `web_hold_s` after the run, then quit."""
+    if run.web_port is None:
+        return ["--headless"]
+    return [
+        "--autostart",
+        "--autoquit",
+        str(max(0, round(run.web_hold_s))),
+        "--web-host",
+        "127.0.0.1",
+        "--web-port",
+        str(run.web_port),
+    ]
+
+
 def worker_command(master_port: int) -> list[str]:
     """A Locust worker of the master on loopback."""
     return [
@@ -146,7 +164,7 @@ def run_locust(run: LocustRun) -> Path:
     run.out_dir.mkdir(parents=True, exist_ok=True)
     env = child_env(run.extra_env)
     master_port = free_port() if run.workers > 0 else None
-    deadline = time.monotonic() + run.run_time_s + 90
+    deadline = time.monotonic() + run.run_time_s + run.web_hold_s + 90
     with run.log.open("w", encoding="utf-8") as log:
         master = subprocess.Popen(
             master_command(run, master_port), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=run.out_dir
@@ -159,9 +177,11 @@ def run_locust(run: LocustRun) -> Path:
             if master_port is not None
         ]
         try:
-            code = master.wait(timeout=max(1.0, deadline - time.monotonic()))
+            code: int | None = master.wait(timeout=max(1.0, deadline - time.monotonic()))
             for worker in workers:
-                worker.wait(timeout=max(1.0, min(15.0, deadline - time.monotonic())))
+                # The master's exit decides the run; a worker still stopping is stopped below.
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    worker.wait(timeout=max(1.0, min(15.0, deadline - time.monotonic())))
         except subprocess.TimeoutExpired:
             code = None
         finally:

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import psutil
 
+from cmdline import unreachable
 from load.errors import LoadError
 from load.plan import route
 from mockserver import process
@@ -32,6 +33,7 @@ class Target:
     pid: int | None = None
     mock: MockProcess | None = None
     banner: list[str] = field(default_factory=list)
+    request_timeout: float = 30.0
 
     @property
     def admin(self) -> str:
@@ -46,6 +48,14 @@ class Target:
         except psutil.Error:
             return None
         return float(times.user + times.system)
+
+    def check(self) -> None:
+        """LoadError in one line when the target refuses connections or does not answer within the timeout."""
+        try:
+            with httpx.stream("GET", self.url + "/", timeout=self.request_timeout):
+                pass
+        except httpx.HTTPError as exc:
+            raise LoadError(unreachable(self.url, exc, self.request_timeout)) from None
 
     def health(self) -> dict[str, Any]:
         """The mock's health report, or {} when the target has no ftl-mock admin API."""
@@ -96,11 +106,16 @@ def create_jobs(target: Target, contract: Contract, prefix: str, count: int) -> 
     scheme = contract.security_schemes["apiKey"]
     headers = {str(scheme["name"]): target.api_key}
     jobs = []
-    with httpx.Client(base_url=target.url, timeout=30) as client:
+    with httpx.Client(base_url=target.url, timeout=target.request_timeout) as client:
         for n in range(count):
             job_id = f"{prefix}-{n:04d}"
             body = {"job_id": job_id, "status": "running", "model_name": "ftl-load"}
-            response = client.request(create["method"], create["path"], json=body, headers=headers)
+            try:
+                response = client.request(create["method"], create["path"], json=body, headers=headers)
+            except httpx.HTTPError as exc:
+                raise LoadError(
+                    f"create_job {job_id}: {unreachable(target.url, exc, target.request_timeout)}"
+                ) from None
             data = _json(response)
             if response.status_code != contract.operations["create_job"].success_status or "job_token" not in data:
                 raise LoadError(f"create_job {job_id}: HTTP {response.status_code} {response.text[:200]}")

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from starlette.types import Receive, Scope, Send
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import spec
 from mockserver.admin import PREFIX, Admin, AdminRouter
@@ -33,11 +34,15 @@ class MockApp:
         self.state = state
         self.dispatcher = dispatcher
         self.admin = admin
+        self.cors = _cross_origin(self._http) if state.settings.cors else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            if scope["path"].startswith(PREFIX):
+            # Only a browser's cross-origin request carries Origin; the others skip the CORS layer entirely.
+            if self.cors is not None and _has_origin(scope["headers"]):
+                await self.cors(scope, receive, send)
+            elif scope["path"].startswith(PREFIX):
                 await self.admin(scope, receive, send)
             else:
                 await self.dispatcher(scope, receive, send)
@@ -45,6 +50,13 @@ class MockApp:
             await self._lifespan(receive, send)
         elif kind == "websocket":
             await send({"type": "websocket.close", "code": 1000})
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The admin API or the contract: what the CORS layer wraps."""
+        if scope["path"].startswith(PREFIX):
+            await self.admin(scope, receive, send)
+        else:
+            await self.dispatcher(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -60,6 +72,29 @@ class MockApp:
                 await self.state.streams.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _has_origin(headers: list[tuple[bytes, bytes]]) -> bool:
+    # A plain loop: on every request's path, where a generator in any() costs more.
+    for name, _ in headers:  # noqa: SIM110
+        if name == b"origin":
+            return True
+    return False
+
+
+def _cross_origin(app: ASGIApp) -> ASGIApp:
+    """Every origin, method and header allowed, preflights answered for every path (as Prism does by default).
+
+    No credentials mode: the API authenticates with headers, which a preflight admits, never with cookies.
+    """
+    return CORSMiddleware(
+        app,
+        allow_origins=["*"],
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["*"],
+        allow_private_network=True,
+    )
 
 
 def create_state(settings: Settings) -> MockState:

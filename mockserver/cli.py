@@ -5,125 +5,80 @@ Every flag has an `FTL_MOCK_<FLAG>` environment variable; a bad value is one lin
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
-import re
 import signal
 import socket
 import sys
 from collections.abc import Mapping, Sequence
 from functools import partial
-from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import Any
 
 import uvicorn
 
+from cmdline import Flag, Parser, UsageError, guarded, parser_for, resolve, values
 from mockserver.app import MockApp, create_app
-from mockserver.errors import MockError
 from mockserver.scenarios import Library, ScenarioError
 from mockserver.settings import DEMO_DATA, RateLimit, Settings
 from mockserver.store import StoreError
 from spec import SpecError
-from spec.flags import Flag, FlagError, add_arguments, positive_float, positive_int, resolve
 
 PROG = "ftl-mock"
 ENV_PREFIX = "FTL_MOCK_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
-SIZE = re.compile(r"(?i)\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*")
-UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 GRACEFUL_SHUTDOWN_S = 5
-
-
-class UsageError(MockError):
-    """A flag, environment variable or file the mock cannot start with."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _size(text: str) -> int:
-    found = SIZE.fullmatch(text)
-    if not found:
-        raise ValueError(f"must be a size in bytes such as 10485760, 512KiB or 10MiB, got {text!r}")
-    number, unit = found.groups()
-    value = int(float(number) * UNITS[(unit or "").lower()[:1]])
-    if value < 1:
-        raise ValueError(f"must be at least 1 byte, got {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise ValueError(f"must be 0 (any free port) to 65535, got {value}")
-    return value
-
-
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError(f"must be >= 0, got {value}")
-    return value
-
-
-def _log_level(text: str) -> str:
-    if text.lower() not in LOG_LEVELS:
-        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, got {text!r}")
-    return text.lower()
-
 
 DEFAULTS = Settings()
 _flag = partial(Flag, prefix=ENV_PREFIX)
-SHOWN_DEFAULTS = {"spec": "the bundled spec/openapi.yaml", "data": "the bundled demo data", "rate-limit": "off"}
 FLAGS: tuple[Flag, ...] = (
     _flag("host", str, "interface to listen on", default=DEFAULTS.host),
-    _flag("port", _port, "port to listen on; 0 picks a free port (printed on start)", default=DEFAULTS.port),
-    _flag("spec", Path, "OpenAPI document to serve"),
-    _flag("data", Path, "YAML or JSON seed data", default=DEMO_DATA),
+    _flag("port", values.port, "port to listen on; 0 picks a free port (printed on start)", default=str(DEFAULTS.port)),
+    _flag("spec", values.input_file, "OpenAPI document to serve", "the bundled spec/openapi.yaml"),
+    _flag("data", values.input_file, "YAML or JSON seed data", "the bundled demo data"),
     _flag(
         "time-scale",
-        positive_float,
-        "multiplies every server-side interval (0.01 = 100x faster)",
-        default=DEFAULTS.time_scale,
+        values.time_scale,
+        "multiplies every server-side interval (0.01 or 1/100 = 100x faster)",
+        default=f"{DEFAULTS.time_scale:g}",
     ),
-    _flag("log-level", _log_level, f"one of {', '.join(LOG_LEVELS)}", default=DEFAULTS.log_level),
-    _flag("rate-limit", RateLimit.parse, "per-API-key rate limit such as 100/60s"),
-    _flag("body-limit", _size, "largest request body, e.g. 10MiB; larger bodies get 413", default=DEFAULTS.body_limit),
-    _flag("journal-size", _count, "requests kept in the journal (0 keeps none)", default=DEFAULTS.journal_size),
-    _flag("scenario", str, "stream scenario every prediction stream plays (name or file)", default=DEFAULTS.scenario),
+    _flag("log-level", values.choice(*LOG_LEVELS), f"one of {', '.join(LOG_LEVELS)}", default=DEFAULTS.log_level),
+    _flag("rate-limit", RateLimit.parse, "per-API-key rate limit such as 100/60s", "off"),
+    _flag("body-limit", values.size, "largest request body, e.g. 10MiB; larger bodies get 413", default="10MiB"),
     _flag(
-        "stream-queue", positive_int, "messages a slow stream consumer may fall behind", default=DEFAULTS.stream_queue
+        "journal-size", values.count, "requests kept in the journal (0 keeps none)", default=str(DEFAULTS.journal_size)
+    ),
+    _flag("scenario", values.file_or_name, "stream scenario every prediction stream plays (name or file)", "none"),
+    _flag(
+        "stream-queue",
+        values.positive_int,
+        "messages a slow stream consumer may fall behind",
+        default=str(DEFAULTS.stream_queue),
+    ),
+    _flag(
+        "cors",
+        values.boolean,
+        "answer CORS preflights and allow every origin, so a browser page from anywhere can call the mock",
+        "on",
+        kind="switch",
     ),
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> Parser:
     """The argument parser; `--help` names each flag's default and environment variable."""
-    parser = _Parser(
-        prog=PROG,
-        description="Serve the FineTune Lab training API contract as a stateful mock.",
-        epilog="Exit codes: 0 stopped cleanly, 2 usage or setup error.",
+    return parser_for(
+        PROG,
+        "Serve the FineTune Lab training API contract as a stateful mock.",
+        "Exit codes: 0 stopped cleanly, 2 usage or setup error.",
+        FLAGS,
     )
-    add_arguments(parser, FLAGS, {flag.name: SHOWN_DEFAULTS.get(flag.name, f"{flag.default}") for flag in FLAGS})
-    return parser
 
 
 def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
     """Settings from flags, then `FTL_MOCK_*` variables, then defaults; UsageError naming the culprit."""
     args = build_parser().parse_args(list(argv))
-    try:
-        values = {flag.dest: flag.default for flag in FLAGS} | resolve(FLAGS, args, environ)
-    except FlagError as exc:
-        raise UsageError(str(exc)) from None
-    for name in ("spec", "data"):
-        path = values[name]
-        if path is not None and not Path(path).is_file():
-            raise UsageError(f"--{name}: no such file {path}")
-    return Settings(**values)
+    return Settings(**{"data": DEMO_DATA, **resolve(FLAGS, args, environ)})
 
 
 def _url(host: str, port: int) -> str:
@@ -226,13 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run `ftl-mock`; 0 after a clean stop, 2 on a usage or setup error."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _stop)
-    try:
-        settings = parse_settings(sys.argv[1:] if argv is None else argv, os.environ)
-        serve(settings)
-    except UsageError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
-        return 2
-    except (SystemExit, KeyboardInterrupt) as exc:
-        code = exc.code if isinstance(exc, SystemExit) else 0
-        return code if isinstance(code, int) else 0
-    return 0
+
+    def body() -> int:
+        serve(parse_settings(sys.argv[1:] if argv is None else argv, os.environ))
+        return 0
+
+    return guarded(PROG, body)

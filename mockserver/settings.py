@@ -20,15 +20,15 @@ class RateLimit:
 
     @classmethod
     def parse(cls, text: str) -> RateLimit:
-        """Parse `N/60s` (or `N/60`); ValueError with a readable message otherwise."""
+        """Parse `N/60s` (or `N/60`); ValueError worded like every flag value's otherwise."""
+        count, _, window = text.strip().partition("/")
         try:
-            count, _, window = text.partition("/")
             requests = int(count)
             seconds = float(window.rstrip("s") or 60)
         except ValueError:
-            raise ValueError(f"rate limit must look like 100/60s, got {text!r}") from None
-        if requests < 1 or seconds <= 0:
-            raise ValueError(f"rate limit must be positive, got {text!r}")
+            requests, seconds = 0, 0.0
+        if requests < 1 or not 0 < seconds < float("inf"):
+            raise ValueError(f"must be a rate such as 100/60s (requests/seconds, both > 0), got {text!r}")
         return cls(requests, seconds)
 
 
@@ -47,3 +47,4 @@ class Settings:
     journal_size: int = 10_000
     scenario: str | None = None
     stream_queue: int = 1_000
+    cors: bool = True

@@ -40,7 +40,8 @@ def read(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise SpecError("", "yaml", f"{path} is not valid YAML at {where}") from None
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        raise SpecError("", "yaml", f"{path} is not valid YAML at {where}: {problem}") from None
     if not isinstance(document, dict):
         raise SpecError("", "document", f"{path} does not hold an OpenAPI object")
     return document

@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,9 +39,25 @@ def path_of(operation_id: str, **params: str) -> str:
     return spec.load().operation(operation_id).path.format(**params)
 
 
+def console_script(name: str) -> str:
+    """The installed console script (next to this Python), as a user runs it."""
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    assert found, f"{name} is not installed: pip install -e ."
+    return found
+
+
 def start_mock(*args: str, env: dict[str, str] | None = None) -> MockProcess:
     """Start `python -m mockserver --port 0 *args` and wait until it answers its health check."""
     return process.start(*args, env=env)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_ci_step_summary() -> Iterator[None]:
+    """Commands the tests run must not write into the CI job's own step summary."""
+    saved = os.environ.pop("GITHUB_STEP_SUMMARY", None)
+    yield
+    if saved is not None:
+        os.environ["GITHUB_STEP_SUMMARY"] = saved
 
 
 @pytest.fixture

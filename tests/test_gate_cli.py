@@ -47,12 +47,12 @@ def test_help_names_every_environment_variable() -> None:
 @pytest.mark.parametrize(
     ("argv", "environ", "message"),
     [
-        (["--max-examples", "0"], {}, "--max-examples: must be >= 1, got 0"),
+        (["--max-examples", "0"], {}, "--max-examples: must be a whole number >= 1, got '0'"),
         ([], {"FTL_GATE_STRICT": "maybe"}, "FTL_GATE_STRICT: must be one of"),
-        (["--base-url", "ftp://x"], {}, "--base-url: must start with http:// or https://"),
+        (["--base-url", "ftp://x"], {}, "--base-url: must be an http:// or https:// URL"),
         (["--no-such-flag"], {}, "unrecognized arguments: --no-such-flag"),
         (["--include", "no_such_operation"], {}, "'no_such_operation' is neither an operationId nor a tag"),
-        (["--spec", "/nonexistent/openapi.yaml"], {}, "unreadable spec"),
+        (["--spec", "/nonexistent/openapi.yaml"], {}, "--spec: must be an existing file"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(

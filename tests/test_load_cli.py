@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 import spec
+from cmdline.values import duration, time_scale
 from load.compare import compare, reduction, summarize
 from load.errors import LoadError
-from load.plan import Workload, build_plan, parse_duration, parse_scale, slot, user_classes
+from load.plan import Workload, build_plan, slot, user_classes
+from load.progress import PlannedRun, RunWatch
 from load.results import Entry, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,29 +32,6 @@ def ftl_load(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
         timeout=30,
         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
     )
-
-
-@pytest.mark.parametrize(
-    ("args", "env", "named"),
-    [
-        (["compare", "--jobs", "many"], {}, "--jobs"),
-        (["compare", "--time-scale", "0"], {}, "--time-scale"),
-        (["compare", "--duration", "forever"], {}, "--duration"),
-        (["compare", "--target", "localhost:80"], {}, "--target"),
-        (["compare", "--bogus"], {}, "--bogus"),
-        (["compare"], {"FTL_LOAD_TABS": "-1"}, "FTL_LOAD_TABS"),
-        (["capacity", "--steps", "10,x"], {}, "--steps"),
-        (["compare", "--duration", "10s"], {}, "poll interval"),
-        ([], {}, "compare or capacity"),
-    ],
-)
-def test_bad_flags_give_one_line_and_exit_2(args: list[str], env: dict[str, str], named: str) -> None:
-    done = ftl_load(*args, env=env)
-    assert done.returncode == 2
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
-    assert named in lines[0]
-    assert "Traceback" not in done.stderr
 
 
 def test_help_names_every_flag_with_its_env_var() -> None:
@@ -76,20 +55,20 @@ def test_help_names_every_flag_with_its_env_var() -> None:
 
 @pytest.mark.parametrize(("text", "seconds"), [("1h", 3600), ("20m", 1200), ("90s", 90), ("1h30m", 5400), ("45", 45)])
 def test_durations_parse(text: str, seconds: float) -> None:
-    assert parse_duration(text) == seconds
+    assert duration(text) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "1x", "-5m", "0", "m"])
 def test_bad_durations_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="duration"):
-        parse_duration(text)
+        duration(text)
 
 
 def test_time_scale_accepts_fractions() -> None:
-    assert parse_scale("1/60") == pytest.approx(1 / 60)
-    assert parse_scale("0.5") == 0.5
-    with pytest.raises(ValueError, match="positive"):
-        parse_scale("1/0")
+    assert time_scale("1/60") == pytest.approx(1 / 60)
+    assert time_scale("0.5") == 0.5
+    with pytest.raises(ValueError, match="> 0"):
+        time_scale("1/0")
 
 
 def test_workload_counts_follow_the_schedule() -> None:
@@ -170,3 +149,23 @@ def test_the_driver_never_imports_locust() -> None:
     code = "import sys, load.cli, load.compare, load.capacity, load.charts; print('locust' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_progress_is_read_from_the_files_locust_writes(tmp_path: Path) -> None:
+    runs = [PlannedRun("polling", 2.0), PlannedRun("sse", 2.0)]
+    watch = RunWatch(tmp_path, runs)
+    assert watch() is None
+    (tmp_path / "polling-plan.json").write_text("{}")
+    (tmp_path / "polling_stats.csv").write_text(
+        "Type,Name,Request Count,Failure Count\nGET,poll,40,1\n,Aggregated,52,1\n", encoding="utf-8"
+    )
+    first = watch()
+    assert first is not None
+    assert (first.total, first.requests, first.failures) == (2, 52, 1)
+    assert 0 <= first.done < 1
+    assert first.detail.startswith("polling (1 of 2): ")
+    (tmp_path / "polling.json").write_text("[]")
+    second = watch()
+    assert second is not None
+    assert second.done == 1
+    assert second.detail == "setting up sse (2 of 2)"

@@ -29,10 +29,7 @@ BAD_RUNS = [
     (["--body-limit", "big"], {}, "--body-limit"),
     (["--journal-size", "-1"], {}, "--journal-size"),
     (["--log-level", "loud"], {}, "--log-level"),
-    (["--spec", "/nonexistent/openapi.yaml"], {}, "--spec"),
-    (["--data", "/nonexistent/seed.yaml"], {}, "--data"),
-    (["--scenario", "no-such-scenario"], {}, "--scenario"),
-    (["--no-such-flag"], {}, "--no-such-flag"),
+    ([], {"FTL_MOCK_CORS": "maybe"}, "FTL_MOCK_CORS"),
 ]
 
 
@@ -99,9 +96,11 @@ def test_flags_win_over_environment_and_environment_over_defaults() -> None:
     assert settings.rate_limit == RateLimit(5, 10.0)
     assert settings.body_limit == 2048
     assert parse_settings([], {}).port == 8765
+    # The same time scale as every other command reads, fractions included.
+    assert parse_settings(["--time-scale", "1/240"], {}).time_scale == pytest.approx(1 / 240)
 
 
-@pytest.mark.parametrize(("args", "env", "culprit"), BAD_RUNS[:8])
+@pytest.mark.parametrize(("args", "env", "culprit"), BAD_RUNS)
 def test_bad_values_are_usage_errors_naming_the_culprit(args, env, culprit) -> None:
     with pytest.raises(UsageError, match=culprit):
         parse_settings(args, env)
@@ -135,28 +134,7 @@ def test_environment_port_is_used_when_no_flag_is_given() -> None:
         process.wait(timeout=10)
 
 
-# --- usage errors and stopping --------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("args", "env", "culprit"), BAD_RUNS)
-def test_bad_invocations_exit_2_with_one_line(args, env, culprit) -> None:
-    result = run_mock(["--port", "0", *args], env)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("ftl-mock: error: ")
-    assert culprit in lines[0]
-    assert result.stdout == ""
-
-
-def test_a_port_in_use_is_a_usage_error() -> None:
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        result = run_mock(["--port", str(busy.getsockname()[1])])
-    assert result.returncode == 2
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert "cannot listen" in result.stderr
+# --- stopping (usage errors: tests/test_cli_mistakes.py) --------------------------------------------
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

@@ -6,7 +6,6 @@ has an `FTL_GATE_SDK_<FLAG>` environment variable. Exit codes: 0 conforms, 1 fin
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -18,13 +17,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from functools import partial
 from pathlib import Path
-from typing import NoReturn
 
 from rich.console import Console
 
+from cmdline import Flag, Parser, UsageError, append_step_summary, console, guarded, parser_for, resolve, values
 from contracts.errors import GateError
 from contracts.gate import GateRun, load_contract
-from contracts.reports import print_summary, write_junit, write_markdown
+from contracts.reports import markdown, print_summary, write_junit, write_markdown
 from contracts.sdk.claims import ClaimCheck, check_note
 from contracts.sdk.coverage import Coverage, pairs_from_journal, pairs_from_manifest
 from contracts.sdk.journal_check import JournalChecker, MockAdmin
@@ -34,7 +33,6 @@ from contracts.sdk.report import SdkReport, write_text
 from contracts.sdk.runner import ManifestRunner
 from contracts.sdk.target import Demo, embedded_mock
 from spec import Contract
-from spec.flags import FLOAT_MESSAGE, Flag, FlagError, add_arguments, boolean, positive_float, resolve
 
 PROG = "ftl-gate sdk"
 ENV_PREFIX = "FTL_GATE_SDK_"
@@ -43,18 +41,14 @@ NOT_STARTED = (126, 127)
 CLAIMS_DIR = Path(__file__).with_name("claims")
 
 
-class UsageError(GateError):
-    """A flag or environment variable `ftl-gate sdk` cannot run with."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
 def _claims(text: str) -> Path:
     bundled = CLAIMS_DIR / f"{text}.md"
-    return bundled if not Path(text).exists() and bundled.is_file() else Path(text)
+    found = values.file_or_name(text)
+    if Path(found).is_file():
+        return Path(found)
+    if bundled.is_file():
+        return bundled
+    return values.input_file(text)
 
 
 @dataclass(frozen=True)
@@ -78,37 +72,45 @@ class SdkSettings:
 _flag = partial(Flag, prefix=ENV_PREFIX)
 FLAGS: tuple[Flag, ...] = (
     _flag("run", str, "the SDK's own test or example command, run with FINETUNE_LAB_API_URL etc. set", "none"),
-    _flag("manifest", str, "conformance manifest to run in this Python (a file, or a bundled name)", "none"),
-    _flag("spec", str, "OpenAPI document of the contract", "the bundled spec/openapi.yaml"),
-    _flag("time-scale", positive_float, "time scale of the embedded ftl-mock", "1"),
-    _flag("timeout", positive_float, "seconds the --run command may take", "300"),
-    _flag("junit-xml", Path, "write a JUnit XML report here", "none"),
-    _flag("report", Path, "write a Markdown report here", "none"),
-    _flag("json", Path, "write every finding as JSON here", "none"),
-    _flag("coverage", Path, "write the coverage matrix (Markdown) here", "none"),
-    _flag("coverage-json", Path, "write the coverage matrix (JSON) here", "none"),
+    _flag(
+        "manifest",
+        values.file_or_name,
+        "conformance manifest to run in this Python (a file, or a bundled name)",
+        "none",
+    ),
+    _flag("spec", values.input_file, "OpenAPI document of the contract", "the bundled spec/openapi.yaml"),
+    _flag("time-scale", values.time_scale, "time scale of the embedded ftl-mock (0.05 or 1/20)", "1"),
+    _flag("timeout", values.positive_float, "seconds the --run command may take", "300"),
+    _flag("junit-xml", values.output_file, "write a JUnit XML report here", "none"),
+    _flag("report", values.output_file, "write a Markdown report here", "none"),
+    _flag("json", values.output_file, "write every finding as JSON here", "none"),
+    _flag("coverage", values.output_file, "write the coverage matrix (Markdown) here", "none"),
+    _flag("coverage-json", values.output_file, "write the coverage matrix (JSON) here", "none"),
     _flag(
         "claims", _claims, "design note whose missing-method claims the coverage checks (file or bundled name)", "none"
     ),
-    _flag("quiet", boolean, "no summary table, only the last line", "off", kind="switch"),
+    _flag("quiet", values.boolean, "no summary table, only the last line", "off", kind="switch"),
 )
 COVERAGE_FLAGS = ("manifest", "spec", "coverage", "coverage-json", "claims")
 
 
-def build_parser(names: Sequence[str] | None = None, coverage: bool = False) -> argparse.ArgumentParser:
+def build_parser(names: Sequence[str] | None = None, coverage: bool = False) -> Parser:
     """The parser of `ftl-gate sdk` (or of `ftl-gate sdk coverage`)."""
-    parser = _Parser(
-        prog=f"{PROG} coverage" if coverage else PROG,
-        description=(
-            "Print which operations a manifest's SDK methods cover, uncovered ones by tag."
-            if coverage
-            else "Start ftl-mock, run an SDK against it and check every request and result against the contract."
-        ),
-        epilog="Exit codes: 0 conforms, 1 findings, 2 usage or setup error."
-        + ("" if coverage else " `ftl-gate sdk coverage --help` for the coverage matrix alone."),
+    epilog = "Exit codes: 0 conforms, 1 findings, 2 usage or setup error."
+    if coverage:
+        return parser_for(
+            f"{PROG} coverage",
+            "Print which operations a manifest's SDK methods cover, uncovered ones by tag.",
+            epilog,
+            _selected(names),
+        )
+    return parser_for(
+        PROG,
+        "Start ftl-mock, run an SDK against it and check every request and result against the contract.",
+        epilog + " With GITHUB_STEP_SUMMARY set, the Markdown summary is appended to it."
+        " `ftl-gate sdk coverage --help` for the coverage matrix alone.",
+        _selected(names),
     )
-    add_arguments(parser, _selected(names))
-    return parser
 
 
 def _selected(names: Sequence[str] | None) -> list[Flag]:
@@ -119,12 +121,11 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str], coverage: bo
     """Settings from flags, then `FTL_GATE_SDK_*` variables, then defaults; UsageError naming the culprit."""
     names = COVERAGE_FLAGS if coverage else None
     args = build_parser(names, coverage).parse_args(list(argv))
-    try:
-        values = resolve(_selected(names), args, environ, opaque=(FLOAT_MESSAGE,))
-    except FlagError as exc:
-        raise UsageError(str(exc)) from None
-    assert set(values) <= {f.name for f in fields(SdkSettings)}
-    settings = SdkSettings(**values)
+    given = resolve(_selected(names), args, environ)
+    if "spec" in given:
+        given["spec"] = str(given["spec"])
+    assert set(given) <= {f.name for f in fields(SdkSettings)}
+    settings = SdkSettings(**given)
     if not coverage and not settings.run and not settings.manifest:
         raise UsageError("give --run COMMAND, --manifest FILE, or both (or FTL_GATE_SDK_RUN / FTL_GATE_SDK_MANIFEST)")
     if coverage and not settings.manifest:
@@ -195,6 +196,11 @@ def _run_command(
     admin.clear_journal()
     exit_code, output = run_command(command, env, settings.timeout)
     entries = admin.journal()
+    if not entries and exit_code is None:
+        raise GateError(
+            f"--run: the command timed out after {settings.timeout:g} s (--timeout) without sending a request "
+            "to the mock; does it read FINETUNE_LAB_API_URL?"
+        )
     if not entries:
         raise GateError(
             f"--run: the command sent no request to the mock (exit status {exit_code}); "
@@ -239,25 +245,25 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     """Run `ftl-gate sdk`; the return value is the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     env = os.environ if environ is None else environ
-    console = Console(highlight=False)
-    try:
+    out = console()
+
+    def body() -> int:
         if args[:1] == ["coverage"]:
-            return coverage_main(args[1:], env, console)
+            return coverage_main(args[1:], env, out)
         settings = parse_settings(args, env)
         report, coverage, duration = check(settings, env)
         run = report.gate_run(duration)
         if not settings.quiet:
-            print_summary(console, run)
+            print_summary(out, run)
         _write_reports(settings, report, run, duration)
         _write_coverage(settings, coverage, None)
-    except GateError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: error: interrupted", file=sys.stderr)
-        return 2
-    print(f"{PROG}: {run.reason}")
-    return run.exit_code
+        warning = append_step_summary(markdown(run), env)
+        if warning:
+            print(f"{PROG}: warning: {warning}", file=sys.stderr)
+        print(f"{PROG}: {run.reason}")
+        return run.exit_code
+
+    return guarded(PROG, body, (GateError,))
 
 
 def _write_reports(settings: SdkSettings, report: SdkReport, run: GateRun, duration: float) -> None:
