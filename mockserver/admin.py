@@ -200,6 +200,12 @@ class Admin:
         asked = request.query_params.get("secrets", "0")
         if asked not in ("0", "1"):
             raise AdminError(400, f"secrets: must be 0 or 1 (got {asked!r})")
+        if asked == "1":
+            # Full credentials never go to a web page on another site, whatever CORS allows.
+            headers = request.headers
+            foreign = AdminGuard.foreign_origin(headers.get("origin"), request.url.scheme, headers.get("host"))
+            if foreign is not None:
+                raise AdminError(403, f"secrets: not shown to another origin; {foreign}")
         dump = self.state.store.dump()
         return _json(dump if asked == "1" else redacted(dump))
 

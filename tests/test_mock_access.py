@@ -207,6 +207,14 @@ def test_the_data_dump_shortens_secrets_unless_asked(mock) -> None:
     assert httpx.get(f"{mock.admin}/data", params={"secrets": "yes"}, timeout=10).status_code == 400
 
 
+def test_full_secrets_are_never_shown_to_another_origin(mock) -> None:
+    url = f"{mock.admin}/data"
+    foreign = httpx.get(url, params={"secrets": 1}, headers={"Origin": "http://evil.example"}, timeout=10)
+    assert foreign.status_code == 403 and ALICE_KEY not in foreign.text
+    own = httpx.get(url, params={"secrets": 1}, headers={"Origin": mock.url}, timeout=10)
+    assert own.status_code == 200 and ALICE_KEY in own.text
+
+
 def test_a_shortened_dump_cannot_be_loaded_back(mock) -> None:
     shown = httpx.get(f"{mock.admin}/data", timeout=10).json()
     response = httpx.put(f"{mock.admin}/data", json={"api_keys": shown["api_keys"]}, timeout=10)
