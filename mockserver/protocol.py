@@ -59,16 +59,17 @@ class MockProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         self._in_head = False
-        self._head_bytes = 0  # of the head's URL and headers, as the parser hands them over
-        self._head_raw = 0  # of the chunks that arrived while the head was unfinished (a long value is buffered)
+        self._head_raw = 0  # bytes of the chunks that arrived while the head was unfinished
         self._message_open = False
         self._refused = False
         self._running: RequestResponseCycle | None = None
+        self._extensions: dict[str, Any] = {}
 
     # connection
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._extensions = {ABORT_EXTENSION: transport.abort}
         # A connection that never sends a request is a slow head too.
         self._head_timer = self.loop.call_later(self.read_timeout, self._head_timeout)
 
@@ -86,10 +87,14 @@ class MockProtocol(HttpToolsProtocol):
             return
         in_head = self._in_head
         super().data_received(data)
-        # A chunk that starts inside a head which is still unfinished after it is head from end to end.
-        if in_head and self._in_head and not self._refused:
-            self._head_raw += len(data)
-            self._check_head()
+        if self._in_head and not self._refused:
+            # A chunk that starts inside a head which is still unfinished after it is head from end to end.
+            if in_head:
+                self._head_raw += len(data)
+                self._check_head(self._head_raw)
+            # Most heads come whole in one chunk and never need a timer; this one is still unfinished.
+            if self._head_timer is None:
+                self._head_timer = self.loop.call_later(self.read_timeout, self._head_timeout)
 
     # parser callbacks
 
@@ -98,32 +103,21 @@ class MockProtocol(HttpToolsProtocol):
             return
         super().on_message_begin()
         self._in_head = True
-        self._head_bytes = self._head_raw = 0
-        if self._head_timer is None:
-            self._head_timer = self.loop.call_later(self.read_timeout, self._head_timeout)
-
-    def on_url(self, url: bytes) -> None:
-        if self._refused:
-            return
-        super().on_url(url)
-        self._head_bytes += len(url)
-        self._check_head()
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if self._refused:
-            return
-        super().on_header(name, value)
-        self._head_bytes += len(name) + len(value) + 4
-        self._check_head()
+        self._head_raw = 0
 
     def on_headers_complete(self) -> None:
         if self._refused:
             return
         self._in_head = False
-        self._cancel(self._head_timer)
-        self._head_timer = None
-        extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
-        extensions[ABORT_EXTENSION] = self.transport.abort
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        # The head as the parser handed it over (a head that came in one chunk was not counted on arrival).
+        size = len(self.url) + sum(len(name) + len(value) for name, value in self.headers)
+        if size > self.header_limit:
+            self._check_head(size)
+            return
+        self.scope["extensions"] = self._extensions
         self._message_open = True
         super().on_headers_complete()
         if self.scope.get("http_version") == "1.0" and self.cycle is not None:
@@ -138,8 +132,9 @@ class MockProtocol(HttpToolsProtocol):
         if self._refused:
             return
         self._message_open = False
-        self._cancel(self._body_timer)
-        self._body_timer = None
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
         super().on_message_complete()
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
@@ -154,9 +149,9 @@ class MockProtocol(HttpToolsProtocol):
 
     # limits
 
-    def _check_head(self) -> None:
-        # Each count is at most the head's true size, so neither refuses a head within the limit.
-        if max(self._head_bytes, self._head_raw) > self.header_limit:
+    def _check_head(self, size: int) -> None:
+        # Both counts (raw chunks of an unfinished head, the parsed head) are at most its true size.
+        if size > self.header_limit:
             self._refuse(
                 431,
                 f"request headers: must be at most {self.header_limit} bytes together (got more); see --header-limit",
