@@ -66,7 +66,8 @@ def _credentials(mock: MockProcess) -> Credentials:
 def _with_other_user(mock: EmbeddedMock) -> EmbeddedMock:
     """Add another user's active key (from the admin API's data dump) for the ownership checks."""
     try:
-        data = httpx.get(f"{mock.url}/__mock/data", timeout=10).json()
+        # The other user's key in full: an explicit ask, since the data dump shortens secrets by default.
+        data = httpx.get(f"{mock.url}/__mock/data", params={"secrets": 1}, timeout=10).json()
     except (httpx.HTTPError, ValueError):
         return mock
     keys = data.get("api_keys", []) if isinstance(data, dict) else []

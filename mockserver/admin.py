@@ -1,7 +1,8 @@
 """The admin API under `/__mock/` (not part of the contract): one route table, its router and its handlers.
 
 `ROUTES` is the only list of admin endpoints: the router, `GET /__mock/` and the README's table follow it.
-Every body is JSON and every failure is `{"error": "<what to change>"}` (404, 405 with `Allow`, 400, 500).
+Every body is JSON and every failure is `{"error": "<what to change>"}` (400, 401, 403, 404, 405 with
+`Allow`, 408, 413, 415, 500). With `--admin-token` every route but the signed downloads needs the token.
 """
 
 from __future__ import annotations
@@ -14,31 +15,43 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from mockserver.access import ADMIN_TOKEN_HEADER, AdminGuard
 from mockserver.errors import MockError, plain_error
 from mockserver.faults import FaultError
+from mockserver.journal import redact
 from mockserver.scenarios import ScenarioError
 from mockserver.state import MockState
 from mockserver.store import StoreError
-from mockserver.store.datasets import download_token, gzipped
-from mockserver.wire import JSON, dumps
+from mockserver.store.datasets import download_path, gzipped
+from mockserver.validation import ClientGone, Rejection, read_body
+from mockserver.wire import JSON, MAX_DEPTH, dumps, too_deep
 
 PREFIX = "/__mock"
+# The secret columns of `GET /__mock/data`, by table: shown as their first characters unless `?secrets=1`.
+SECRETS: Mapping[str, tuple[str, ...]] = {"users": ("sessions",), "api_keys": ("key",), "jobs": ("job_token",)}
+# Tables -> rows -> a row's values: the levels a data document adds above the values a request may send.
+DATA_LEVELS = 3
 
 logger = logging.getLogger("mockserver")
 
 
 @dataclass(frozen=True, slots=True)
 class AdminRoute:
-    """One admin endpoint: its method, its path below `PREFIX`, the `Admin` method that serves it, what it does."""
+    """One admin endpoint: its method, its path below `PREFIX`, the `Admin` method that serves it, what it does.
+
+    `guarded` routes need the admin token when one is set; a signed download carries its own credential.
+    """
 
     method: str
     path: str
     name: str
     summary: str
+    guarded: bool = True
 
     @property
     def full_path(self) -> str:
@@ -54,7 +67,7 @@ ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute(
         "POST", "/reset", "reset", "back to the seed data; clears faults, rate-limit windows and stream bindings"
     ),
-    AdminRoute("GET", "/data", "get_data", "the whole store, every table"),
+    AdminRoute("GET", "/data", "get_data", "the whole store, every table (secrets shortened unless ?secrets=1)"),
     AdminRoute("PUT", "/data", "put_data", "replace the tables named in the body, keep the others"),
     AdminRoute("GET", "/journal", "get_journal", "recorded requests, oldest first (?operation_id=, ?status=, ?limit=)"),
     AdminRoute("DELETE", "/journal", "clear_journal", "forget every recorded request"),
@@ -65,17 +78,24 @@ ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("PUT", "/streams/{jobId}", "bind_stream", "bind a scenario to a job's streams"),
     AdminRoute("DELETE", "/streams/{jobId}", "unbind_stream", "unbind a job's scenario; its streams go live again"),
     AdminRoute("POST", "/jobs/{jobId}/predictions", "insert_predictions", "store generated predictions of a job"),
-    AdminRoute("GET", "/storage/{datasetId}", "download", "a dataset file behind a signed download URL (?token=)"),
+    AdminRoute(
+        "GET",
+        "/storage/{datasetId}",
+        "download",
+        "a dataset file behind a signed download URL (?expires=&token=)",
+        guarded=False,
+    ),
 )
 
 
 class AdminError(MockError):
     """An admin request that cannot be served: the status and what to change."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, close: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.close = close
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -85,17 +105,36 @@ def _json(body: Any, status: int = 200) -> Response:
 _NO_DEFAULT: Any = object()
 
 
-async def _json_body(request: Request, default: Any = _NO_DEFAULT) -> Any:
-    """The request's JSON body; `default` when it is empty and one is given."""
-    raw = await request.body()
-    if not raw.strip():
-        if default is _NO_DEFAULT:
-            raise AdminError(400, "body: a JSON document is required")
-        return default
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise AdminError(400, f"body: must be valid JSON ({exc})") from None
+def redacted(dump: Mapping[str, Any]) -> dict[str, Any]:
+    """A data dump with every secret (session tokens, API keys, job tokens) cut to its first characters."""
+    shown = dict(dump)
+    for table, columns in SECRETS.items():
+        rows = []
+        for row in shown.get(table) or []:
+            row = dict(row)
+            for column in columns:
+                value = row.get(column)
+                if isinstance(value, str):
+                    row[column] = redact(value)
+                elif isinstance(value, list):
+                    row[column] = [redact(str(item)) for item in value]
+            rows.append(row)
+        shown[table] = rows
+    return shown
+
+
+def redacted_values(data: Mapping[str, Any]) -> list[str]:
+    """Where a data document still holds a redacted secret (`wak_j6S4…`), as `table[row].column` pointers."""
+    found = []
+    for table, columns in SECRETS.items():
+        rows = data.get(table)
+        for index, row in enumerate(rows if isinstance(rows, list) else []):
+            for column in columns if isinstance(row, dict) else ():
+                value = row.get(column)
+                values = value if isinstance(value, list) else [value]
+                if any(isinstance(item, str) and item.endswith("…") for item in values):
+                    found.append(f"{table}[{index}].{column}")
+    return found
 
 
 class Admin:
@@ -103,6 +142,26 @@ class Admin:
 
     def __init__(self, state: MockState) -> None:
         self.state = state
+
+    async def _json_body(self, request: Request, default: Any = _NO_DEFAULT) -> Any:
+        """The request's JSON body (bounded in size, time and depth); `default` when it is empty and one is given."""
+        settings = self.state.settings
+        try:
+            raw = await read_body(request.receive, request.headers, settings.admin_body_limit, settings.read_timeout)
+        except Rejection as rejection:
+            raise AdminError(rejection.status, rejection.message, close=rejection.close) from None
+        if not raw.strip():
+            if default is _NO_DEFAULT:
+                raise AdminError(400, "body: a JSON document is required")
+            return default
+        if too_deep(raw, MAX_DEPTH + DATA_LEVELS):
+            raise AdminError(
+                400, f"body: must not nest arrays and objects more than {MAX_DEPTH + DATA_LEVELS} levels deep"
+            )
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise AdminError(400, f"body: must be valid JSON ({exc})") from None
 
     async def index(self, request: Request) -> Response:
         """What the admin API offers (built from `ROUTES`)."""
@@ -118,7 +177,13 @@ class Admin:
                 "uptime_s": round(time.monotonic() - state.started_at, 3),
                 "operations": len(state.contract.operations),
                 "open_streams": state.streams.open_streams,
-                "journal": {"entries": len(state.journal), "size": state.journal.size, "total": state.journal.total},
+                "journal": {
+                    "entries": len(state.journal),
+                    "size": state.journal.size,
+                    "total": state.journal.total,
+                    "bytes": state.journal.bytes,
+                    "budget": state.journal.budget,
+                },
                 "faults": len(state.faults.as_json()),
                 "rate_limit": state.limiter.describe(),
                 "time_scale": state.settings.time_scale,
@@ -131,14 +196,22 @@ class Admin:
         return _json({"status": "reset"})
 
     async def get_data(self, request: Request) -> Response:
-        """The whole store as loadable data."""
-        return _json(self.state.store.dump())
+        """The whole store as loadable data; secrets only in full when asked for with `?secrets=1`."""
+        asked = request.query_params.get("secrets", "0")
+        if asked not in ("0", "1"):
+            raise AdminError(400, f"secrets: must be 0 or 1 (got {asked!r})")
+        dump = self.state.store.dump()
+        return _json(dump if asked == "1" else redacted(dump))
 
     async def put_data(self, request: Request) -> Response:
         """Replace the tables the body names (in the shape `GET /__mock/data` returns); keep the others."""
-        data = await _json_body(request)
+        data = await self._json_body(request)
         if not isinstance(data, dict):
             raise AdminError(400, "body: must be an object of table names to rows")
+        shortened = redacted_values(data)
+        if shortened:
+            where = ", ".join(shortened[:3]) + (" …" if len(shortened) > 3 else "")
+            raise AdminError(400, f"{where}: holds a shortened secret; read the data with GET /__mock/data?secrets=1")
         try:
             self.state.store.replace(data)
         except (StoreError, ValueError, KeyError, TypeError) as exc:
@@ -185,7 +258,7 @@ class Admin:
     async def put_faults(self, request: Request) -> Response:
         """Replace the fault table."""
         try:
-            self.state.faults.replace(await _json_body(request))
+            self.state.faults.replace(await self._json_body(request))
         except FaultError as exc:
             raise AdminError(400, str(exc)) from None
         return _json(self.state.faults.as_json())
@@ -212,7 +285,7 @@ class Admin:
     async def bind_stream(self, request: Request) -> Response:
         """Bind a scenario (`{"scenario": name}` or `{"scenario": {...}}`) to a job's streams."""
         job_id = request.path_params["jobId"]
-        body = await _json_body(request)
+        body = await self._json_body(request)
         if not isinstance(body, dict) or "scenario" not in body:
             raise AdminError(400, 'body: must be {"scenario": <name or inline scenario>}')
         try:
@@ -230,7 +303,7 @@ class Admin:
         """Insert `count` generated predictions now, or `rate` per second in the background."""
         job_id = request.path_params["jobId"]
         scenarios = self.state.scenarios
-        body = await _json_body(request, default={})
+        body = await self._json_body(request, default={})
         for violation in scenarios.library.parser.step_schema("insert").violations(body, "body"):
             raise AdminError(400, str(violation))
         if self.state.store.jobs.get(job_id) is None:
@@ -247,14 +320,20 @@ class Admin:
         return _json({"job_id": job_id, "inserted": len(stored), "total_count": stored[-1][1]})
 
     async def download(self, request: Request) -> Response:
-        """A dataset file behind a signed download URL (`get_public_datasets`), gzipped JSONL."""
+        """A dataset file behind a signed download URL (`get_public_datasets`), gzipped JSONL.
+
+        The signature is checked first: a URL that was never signed learns nothing, not even whether the file exists.
+        """
         dataset_id = request.path_params["datasetId"]
+        params = request.query_params
+        problem = self.state.signer.problem(
+            download_path(dataset_id), params.get("token", ""), params.get("expires", ""), time.time()
+        )
+        if problem is not None:
+            raise AdminError(403, problem)
         datasets = self.state.store.datasets
-        row = datasets.get(dataset_id)
-        if row is None:
-            raise AdminError(404, f"dataset_id: no stored file {dataset_id}")
-        if request.query_params.get("token", "") != download_token(row["storage_path"]):
-            raise AdminError(403, "token: does not sign this file")
+        if datasets.get(dataset_id) is None:
+            raise AdminError(404, f"datasetId: the signed file {dataset_id} was deleted")
         return Response(gzipped(datasets.lines(dataset_id)), media_type="application/gzip")
 
 
@@ -267,7 +346,7 @@ class _Path:
 
     pattern: re.Pattern[str]
     template: str
-    methods: Mapping[str, Endpoint]
+    methods: Mapping[str, tuple[Endpoint, bool]]
 
     @property
     def allow(self) -> str:
@@ -283,16 +362,19 @@ def _pattern(path: str) -> re.Pattern[str]:
 
 
 class AdminRouter:
-    """Serves `ROUTES` under `PREFIX`: 404 for an unknown path, 405 with `Allow` for a wrong method, all JSON."""
+    """Serves `ROUTES` under `PREFIX`, all JSON: the token (when set) first, 403 for another site's `Origin`,
+    then 404 for an unknown path, 405 with `Allow` for a wrong method and 415 for a write that is not JSON.
+    """
 
-    def __init__(self, admin: Admin, routes: tuple[AdminRoute, ...] = ROUTES) -> None:
-        by_path: dict[str, dict[str, Endpoint]] = {}
+    def __init__(self, admin: Admin, routes: tuple[AdminRoute, ...] = ROUTES, guard: AdminGuard | None = None) -> None:
+        by_path: dict[str, dict[str, tuple[Endpoint, bool]]] = {}
         for route in routes:
             methods = by_path.setdefault(route.path, {})
             if route.method in methods:
                 raise ValueError(f"admin route {route.method} {route.full_path} is declared twice")
-            methods[route.method] = getattr(admin, route.name)
+            methods[route.method] = (getattr(admin, route.name), route.guarded)
         self.paths = tuple(_Path(_pattern(path), path, methods) for path, methods in by_path.items())
+        self.guard = guard if guard is not None else AdminGuard(None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self._respond(scope, receive)
@@ -300,23 +382,41 @@ class AdminRouter:
 
     async def _respond(self, scope: Scope, receive: Receive) -> Response:
         method: str = scope["method"]
+        headers = Headers(scope=scope)
         # `/__mock` is the index; a trailing slash elsewhere is ignored.
         path = scope["path"][len(PREFIX) :].rstrip("/") or "/"
-        for candidate in self.paths:
-            matched = candidate.pattern.match(path)
-            if matched is None:
-                continue
-            endpoint = candidate.methods.get("GET" if method == "HEAD" else method)
-            if endpoint is None:
-                allow = candidate.allow
-                message = f"Method {method} not allowed on {scope['path']}; allowed: {allow}"
-                return plain_error(405, message, headers={"Allow": allow})
-            request = Request({**scope, "path_params": matched.groupdict()}, receive)
-            try:
-                return await endpoint(request)
-            except AdminError as exc:
-                return plain_error(exc.status, exc.message)
-            except Exception as exc:
-                logger.exception("admin handler of %s %s failed", method, scope["path"])
-                return plain_error(500, f"Internal mock error in the admin API: {type(exc).__name__}: {exc}")
-        return plain_error(404, f"Not found: the admin API has no {method} {scope['path']} (see GET {PREFIX}/)")
+        candidate, matched = next(((c, m) for c in self.paths if (m := c.pattern.match(path))), (None, None))
+        served = candidate.methods.get("GET" if method == "HEAD" else method) if candidate is not None else None
+        if served is None or served[1]:
+            refused = self.guard.unauthorized(headers.get(ADMIN_TOKEN_HEADER))
+            if refused is not None:
+                return plain_error(401, refused)
+            # Another site's page may neither read nor change the mock (its preflights are refused here too).
+            foreign = self.guard.foreign_origin(headers.get("origin"), scope.get("scheme", "http"), headers.get("host"))
+            if foreign is not None:
+                return plain_error(403, foreign)
+        if candidate is None or matched is None:
+            return plain_error(404, f"Not found: the admin API has no {method} {scope['path']} (see GET {PREFIX}/)")
+        if served is None:
+            allow = candidate.allow
+            message = f"Method {method} not allowed on {scope['path']}; allowed: {allow}"
+            return plain_error(405, message, headers={"Allow": allow})
+        refusal = self._write_refusal(method, headers)
+        if refusal is not None:
+            return refusal
+        request = Request({**scope, "path_params": matched.groupdict()}, receive)
+        try:
+            return await served[0](request)
+        except AdminError as exc:
+            return plain_error(exc.status, exc.message, headers={"Connection": "close"} if exc.close else None)
+        except ClientGone:
+            return plain_error(400, "body: the client left before sending it")
+        except Exception as exc:
+            logger.exception("admin handler of %s %s failed", method, scope["path"])
+            return plain_error(500, f"Internal mock error in the admin API: {type(exc).__name__}: {exc}")
+
+    def _write_refusal(self, method: str, headers: Headers) -> Response | None:
+        if method in ("GET", "HEAD", "OPTIONS"):
+            return None
+        media = self.guard.unsupported_media(method, headers.get("content-type"))
+        return plain_error(415, media) if media is not None else None

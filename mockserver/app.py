@@ -11,6 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import spec
+from mockserver.access import AdminGuard, HostCheck
 from mockserver.admin import PREFIX, Admin, AdminRouter
 from mockserver.auth import Authenticator
 from mockserver.dispatch import Dispatcher
@@ -23,27 +24,33 @@ from mockserver.settings import Settings
 from mockserver.sse import StreamHub
 from mockserver.state import MockState
 from mockserver.store import Store
+from mockserver.wire import dumps
 
 logger = logging.getLogger("mockserver")
 
 
 class MockApp:
-    """The ASGI entry point: lifespan, admin routes and the contract dispatcher."""
+    """The ASGI entry point: lifespan, the `Host` check, admin routes and the contract dispatcher."""
 
     def __init__(self, state: MockState, dispatcher: Dispatcher, admin: AdminRouter) -> None:
         self.state = state
         self.dispatcher = dispatcher
         self.admin = admin
-        self.cors = _cross_origin(self._http) if state.settings.cors else None
+        self.hosts = HostCheck(state.settings.host, state.settings.allowed_hosts)
+        self.cors = _cross_origin(self.dispatcher) if state.settings.cors else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            # Only a browser's cross-origin request carries Origin; the others skip the CORS layer entirely.
-            if self.cors is not None and _has_origin(scope["headers"]):
-                await self.cors(scope, receive, send)
+            host = self.hosts.rejected(scope["headers"])
+            if host is not None:
+                await self._misdirected(host, send)
             elif scope["path"].startswith(PREFIX):
+                # The admin API is same-origin only: no CORS layer, and another site's Origin is refused there.
                 await self.admin(scope, receive, send)
+            # Only a browser's cross-origin request carries Origin; the others skip the CORS layer entirely.
+            elif self.cors is not None and _has_origin(scope["headers"]):
+                await self.cors(scope, receive, send)
             else:
                 await self.dispatcher(scope, receive, send)
         elif kind == "lifespan":
@@ -51,12 +58,16 @@ class MockApp:
         elif kind == "websocket":
             await send({"type": "websocket.close", "code": 1000})
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The admin API or the contract: what the CORS layer wraps."""
-        if scope["path"].startswith(PREFIX):
-            await self.admin(scope, receive, send)
-        else:
-            await self.dispatcher(scope, receive, send)
+    async def _misdirected(self, host: str, send: Send) -> None:
+        """421 for a `Host` this mock does not answer to (a page on another site reaching it by DNS rebinding)."""
+        message = (
+            f"Host: {host!r} is not an address of this mock (it answers to {self.hosts.describe()}); "
+            "use its own address, or name the host with --allowed-hosts"
+        )
+        body = dumps({"error": message})
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 421, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -108,7 +119,7 @@ def create_state(settings: Settings) -> MockState:
         settings=settings,
         contract=contract,
         store=store,
-        journal=Journal(settings.journal_size),
+        journal=Journal(settings.journal_size, settings.journal_bytes),
         faults=Faults(contract.operations),
         streams=streams,
         scenarios=Scenarios(contract, store, streams, settings.time_scale, settings.scenario),
@@ -120,5 +131,5 @@ def create_app(settings: Settings) -> MockApp:
     """The ASGI app of a mock with these settings."""
     state = create_state(settings)
     dispatcher = Dispatcher(state, Authenticator(state.store, state.limiter), handlers())
-    admin = AdminRouter(Admin(state))
+    admin = AdminRouter(Admin(state), guard=AdminGuard(settings.admin_token))
     return MockApp(state, dispatcher, admin)

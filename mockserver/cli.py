@@ -18,7 +18,9 @@ from typing import Any
 import uvicorn
 
 from cmdline import Flag, Parser, UsageError, guarded, parser_for, resolve, values
+from mockserver.access import ADMIN_TOKEN_HEADER, host_name, is_loopback
 from mockserver.app import MockApp, create_app
+from mockserver.protocol import protocol_class
 from mockserver.scenarios import Library, ScenarioError
 from mockserver.settings import DEMO_DATA, RateLimit, Settings
 from mockserver.store import StoreError
@@ -28,6 +30,17 @@ PROG = "ftl-mock"
 ENV_PREFIX = "FTL_MOCK_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 GRACEFUL_SHUTDOWN_S = 5
+MIN_TOKEN_LENGTH = 16
+TOKEN_HINT = "python3 -c 'import secrets; print(secrets.token_urlsafe())'"  # noqa: S105 (a command)
+
+
+def _admin_token(text: str) -> str:
+    if len(text) < MIN_TOKEN_LENGTH or not text.isascii() or not text.isprintable() or " " in text:
+        values.refuse(
+            f"at least {MIN_TOKEN_LENGTH} printable ASCII characters without spaces (make one: {TOKEN_HINT})", text
+        )
+    return text
+
 
 DEFAULTS = Settings()
 _flag = partial(Flag, prefix=ENV_PREFIX)
@@ -62,6 +75,34 @@ FLAGS: tuple[Flag, ...] = (
         "on",
         kind="switch",
     ),
+    _flag(
+        "journal-bytes",
+        values.size,
+        "bytes the journal may keep in all (each entry keeps at most 8 KiB of body and of headers)",
+        default="32MiB",
+    ),
+    _flag("admin-body-limit", values.size, "largest admin API request body, e.g. 32MiB", default="32MiB"),
+    _flag(
+        "header-limit", values.size, "largest request head (request line and headers); larger gets 431", default="64KiB"
+    ),
+    _flag(
+        "read-timeout",
+        values.positive_float,
+        "seconds a client has to send a request's headers, and again its body (else 408 and closed)",
+        default=f"{DEFAULTS.read_timeout:g}",
+    ),
+    _flag(
+        "admin-token",
+        _admin_token,
+        f"token every /__mock request must carry in {ADMIN_TOKEN_HEADER}; required to listen beyond loopback",
+        "none (loopback only)",
+    ),
+    _flag(
+        "allowed-hosts",
+        values.names,
+        "more Host names the mock answers to (comma-separated; * for any)",
+        "loopback and --host",
+    ),
 )
 
 
@@ -79,6 +120,27 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
     """Settings from flags, then `FTL_MOCK_*` variables, then defaults; UsageError naming the culprit."""
     args = build_parser().parse_args(list(argv))
     return Settings(**{"data": DEMO_DATA, **resolve(FLAGS, args, environ)})
+
+
+def loopback_only(host: str) -> bool:
+    """True when every address `host` resolves to is a loopback address (nothing off this machine can connect)."""
+    name = host_name(host)
+    if is_loopback(name):
+        return True
+    try:
+        infos = socket.getaddrinfo(name or None, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return False
+    return bool(infos) and all(is_loopback(host_name(str(info[4][0]))) for info in infos)
+
+
+def check_exposure(settings: Settings) -> None:
+    """UsageError when the mock would listen beyond loopback with an open admin API."""
+    if settings.admin_token is None and not loopback_only(settings.host):
+        raise UsageError(
+            f"--host {settings.host}: other machines could use the admin API (it reads and replaces every "
+            "credential); set --admin-token (or FTL_MOCK_ADMIN_TOKEN) to require a token, or listen on 127.0.0.1"
+        )
 
 
 def _url(host: str, port: int) -> str:
@@ -100,13 +162,22 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def banner(app: MockApp, url: str) -> list[str]:
-    """The start-up lines: what is served where, and the demo credentials it accepts."""
+    """The start-up lines: what is served where, and the demo credentials it accepts.
+
+    Beyond loopback the credentials are not printed: terminal output travels (logs, screen shares, CI).
+    """
     state = app.state
-    key, jwt, job = demo_credentials(state.store)
-    return [
+    head = [
         f"{PROG} serving {state.contract.source} ({len(state.contract.operations)} operations)",
         f"  url:       {url}",
-        f"  admin:     {url}/__mock/",
+        f"  admin:     {url}/__mock/" + (f" ({ADMIN_TOKEN_HEADER} required)" if state.settings.admin_token else ""),
+    ]
+    if not loopback_only(state.settings.host):
+        hidden = f"(not shown beyond loopback: GET /__mock/data?secrets=1 with {ADMIN_TOKEN_HEADER})"
+        return [*head, f"  api key:   {hidden}", f"  jwt:       {hidden}", f"  job token: {hidden}"]
+    key, jwt, job = demo_credentials(state.store)
+    return [
+        *head,
         f"  api key:   {key or '(none in the seed data)'}",
         f"  jwt:       {jwt or '(none in the seed data)'}",
         f"  job token: {job[1]} (job {job[0]})" if job else "  job token: (no job in the seed data)",
@@ -140,6 +211,7 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 def serve(settings: Settings) -> None:
     """Create the app, bind, print the banner and serve until Ctrl-C or SIGTERM."""
     _configure_logging(settings.log_level)
+    check_exposure(settings)
     try:
         app = create_app(settings)
         if settings.scenario:
@@ -155,10 +227,13 @@ def serve(settings: Settings) -> None:
     url = _url(settings.host, sock.getsockname()[1])
     config = uvicorn.Config(
         app,
+        http=protocol_class(settings.header_limit, settings.read_timeout),
         log_level=settings.log_level,
         access_log=settings.log_level in ("info", "debug", "trace"),
         lifespan="on",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        # The mock reads no X-Forwarded-* headers: no proxy middleware in front of its one ASGI callable.
+        proxy_headers=False,
     )
     server = _Server(config, app)
     print("\n".join(banner(app, url)), flush=True)

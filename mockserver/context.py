@@ -30,6 +30,14 @@ class Context:
     body: Any
     principal: Principal
     state: MockState
+    server: tuple[str, int] | None = None
+
+    @property
+    def origin(self) -> str:
+        """The mock's own origin as this request reached it (the listening address, never the `Host` header)."""
+        host, port = self.server or ("127.0.0.1", self.state.settings.port)
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{port}"
 
     def json(self, body: Any, status: int | None = None, headers: Mapping[str, str] | None = None) -> Response:
         """A JSON response; the operation's success status unless `status` is given."""

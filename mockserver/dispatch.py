@@ -47,10 +47,14 @@ class Dispatcher:
         self.state = state
         self.authenticator = authenticator
         self.router = Router.from_contract(state.contract)
-        limit = state.settings.body_limit
+        settings = state.settings
         self.prepared = {
             op.operation_id: Prepared(
-                op, RequestValidator(op, limit), AuthPlan.of(op), handlers.get(op.operation_id), declared_headers(op)
+                op,
+                RequestValidator(op, settings.body_limit, settings.read_timeout),
+                AuthPlan.of(op),
+                handlers.get(op.operation_id),
+                declared_headers(op),
             )
             for op in state.contract.operations.values()
         }
@@ -104,7 +108,8 @@ class Dispatcher:
             inputs = await prepared.validator.validate(scope, receive, path_params, headers, entry.set_body)
         except Rejection as rejection:
             entry.violations = rejection.violations
-            return error_response(op, rejection.status, rejection.message)
+            closing = {"Connection": "close"} if rejection.close else None
+            return error_response(op, rejection.status, rejection.message, closing)
         except ClientGone:
             return None
         entry.violations = ()
@@ -116,7 +121,7 @@ class Dispatcher:
         entry.scheme = principal.scheme
         if prepared.handler is None:
             return example_response(op)
-        ctx = Context(op, path_params, inputs.query, headers, inputs.body, principal, self.state)
+        ctx = Context(op, path_params, inputs.query, headers, inputs.body, principal, self.state, scope.get("server"))
         try:
             result = prepared.handler(ctx)
             if inspect.isawaitable(result):

@@ -24,6 +24,8 @@ STOP_TIMEOUT_S = 10.0
 # The banner ends with the demo job's token; a reference app that prints only a url line ends there.
 LAST_LINE = "job token:"
 HEALTH_PATH = "/__mock/health"
+ADMIN_TOKEN_ENV = "FTL_MOCK_ADMIN_TOKEN"  # noqa: S105 (a variable name)
+ADMIN_TOKEN_HEADER = "X-Mock-Admin-Token"  # noqa: S105 (a header name)
 
 
 class LaunchError(RuntimeError):
@@ -75,11 +77,19 @@ class _Output:
 class MockProcess:
     """A running server started by `launch`: its URL, its banner's fields, and what it printed since."""
 
-    def __init__(self, process: subprocess.Popen[str], url: str, output: _Output, name: str) -> None:
+    def __init__(
+        self, process: subprocess.Popen[str], url: str, output: _Output, name: str, admin_token: str | None = None
+    ) -> None:
         self.process = process
         self.url = url
         self.name = name
+        self.admin_token = admin_token
         self._output = output
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """The header the admin API needs when the server was started with an admin token (else none)."""
+        return {ADMIN_TOKEN_HEADER: self.admin_token} if self.admin_token else {}
 
     @property
     def admin(self) -> str:
@@ -130,8 +140,8 @@ class MockProcess:
         return "".join(self._output.lines)
 
     def reset(self) -> None:
-        """Reset the mock to its seed data (admin API)."""
-        httpx.post(f"{self.admin}/reset", timeout=10).raise_for_status()
+        """Reset the mock to its seed data (admin API; a write, so JSON)."""
+        httpx.post(f"{self.admin}/reset", json={}, headers=self.admin_headers, timeout=10).raise_for_status()
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Terminate the server, and kill it if it has not exited within `timeout` seconds."""
@@ -188,10 +198,14 @@ def launch(
 ) -> MockProcess:
     """Start a server that prints `  url: <url>` in a banner ending with a `last` line; wait until `health` is 200.
 
+    An `FTL_MOCK_ADMIN_TOKEN` in the environment given to the server is sent with the health checks and kept on
+    the handle (`admin_headers`).
+
     The output after the banner is kept (the last `keep` lines), appended to `log` and passed to `on_line`.
     LaunchError, with the process killed, if it exits, prints no banner or is not healthy within `timeout`.
     """
     environment = {**(os.environ if environ is None else environ), "PYTHONUNBUFFERED": "1", **(env or {})}
+    admin_token = environment.get(ADMIN_TOKEN_ENV) or None
     try:
         process = subprocess.Popen(
             list(command),
@@ -208,7 +222,7 @@ def launch(
     deadline = time.monotonic() + timeout
     try:
         url = _banner_url(output, name, timeout, deadline)
-        handle = MockProcess(process, url, output, name)
+        handle = MockProcess(process, url, output, name, admin_token)
         _wait_healthy(handle, health, deadline)
     except LaunchError:
         if process.poll() is None:
@@ -235,7 +249,7 @@ def _banner_url(output: _Output, name: str, timeout: float, deadline: float) -> 
 def _wait_healthy(handle: MockProcess, health: str, deadline: float) -> None:
     while True:
         try:
-            if httpx.get(f"{handle.url}{health}", timeout=2).status_code == 200:
+            if httpx.get(f"{handle.url}{health}", headers=handle.admin_headers, timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass

@@ -48,3 +48,9 @@ class Settings:
     scenario: str | None = None
     stream_queue: int = 1_000
     cors: bool = True
+    journal_bytes: int = 32 * 1024 * 1024
+    admin_body_limit: int = 32 * 1024 * 1024
+    header_limit: int = 64 * 1024
+    read_timeout: float = 30.0
+    admin_token: str | None = None
+    allowed_hosts: tuple[str, ...] = ()

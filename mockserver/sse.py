@@ -18,9 +18,12 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from mockserver.protocol import ABORT_EXTENSION
 from mockserver.samples import sample
 from mockserver.wire import text
 from spec import StreamContract
+
+STOP_GRACE_S = 1.0  # how long a shutdown lets open streams write their last chunk
 
 
 class StreamError(ValueError):
@@ -104,9 +107,24 @@ class EventFactory:
 
 
 class Subscription:
-    """One open stream: a bounded queue of chunks the response writes, and its close state."""
+    """One open stream: a bounded queue of chunks the response writes, and its close state.
 
-    __slots__ = ("__weakref__", "_waiter", "beating", "closed", "job_id", "limit", "queue", "reason")
+    `sending` is true while its writer waits for the client to take a chunk; `aborter` (set by the writer when
+    the server offers one) drops the connection of a consumer that will not take one.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_waiter",
+        "aborter",
+        "beating",
+        "closed",
+        "job_id",
+        "limit",
+        "queue",
+        "reason",
+        "sending",
+    )
 
     def __init__(self, job_id: str, limit: int) -> None:
         self.job_id = job_id
@@ -115,7 +133,14 @@ class Subscription:
         self.closed = False
         self.beating = False
         self.reason = ""
+        self.sending = False
+        self.aborter: Callable[[], None] | None = None
         self._waiter: asyncio.Future[None] | None = None
+
+    def abort(self) -> None:
+        """Drop the connection now, without a last chunk (the writer stuck on it then returns)."""
+        if self.aborter is not None:
+            self.aborter()
 
     def push(self, chunk: bytes) -> bool:
         """Queue a chunk; False (and the stream closed) when the consumer is too far behind."""
@@ -186,6 +211,7 @@ class StreamHub:
         self.queue_size = queue_size
         self.heartbeat_s = stream.heartbeat_interval_ms * time_scale / 1000.0
         self._jobs: dict[str, dict[Subscription, None]] = {}
+        self._streams: set[Subscription] = set()
         self._beats: list[tuple[float, int, Subscription]] = []
         self._seq = itertools.count()
         self._open = 0
@@ -201,11 +227,19 @@ class StreamHub:
             self._kick = asyncio.Event()
             self._clock = asyncio.create_task(self._heartbeats(), name="ftl-mock heartbeats")
 
-    async def stop(self) -> None:
-        """Close every stream and stop the scheduler."""
-        for subs in list(self._jobs.values()):
-            for sub in list(subs):
-                sub.close("shutdown")
+    async def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Close every stream and stop the scheduler.
+
+        Each stream ends with its last chunk; one whose consumer has stopped reading cannot take it, so after
+        `grace_s` seconds the connections still open are aborted (a shutdown never waits on a stuck client).
+        """
+        for sub in list(self._streams):
+            sub.close("shutdown")
+        deadline = time.monotonic() + grace_s
+        while self._streams and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        for sub in list(self._streams):
+            sub.abort()
         if self._clock is not None:
             self._clock.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -233,6 +267,7 @@ class StreamHub:
     def subscribe(self, job_id: str, *, predictions: bool = True, heartbeats: bool = True) -> Subscription:
         """Open a stream for `job_id`; release it with `unsubscribe`."""
         sub = Subscription(job_id, self.queue_size)
+        self._streams.add(sub)
         self._open += 1
         self.attach(sub, predictions=predictions, heartbeats=heartbeats)
         return sub
@@ -256,6 +291,7 @@ class StreamHub:
             if not subs:
                 del self._jobs[sub.job_id]
         self._open -= 1
+        self._streams.discard(sub)
         sub.queue.clear()
 
     def on_prediction(self, job_id: str, row: dict[str, Any], total_count: int) -> None:
@@ -268,11 +304,14 @@ class StreamHub:
             self._deliver(sub, frame)
 
     def _deliver(self, sub: Subscription, frame: bytes) -> None:
-        if not sub.push(frame) and sub.reason == "slow":
+        if not sub.push(frame) and sub.reason == "slow" and sub in self._streams:
             self._dropped_slow += 1
+            self._streams.discard(sub)
             subs = self._jobs.get(sub.job_id)
             if subs is not None:
                 subs.pop(sub, None)
+            # Its writer is stuck on a client that takes nothing: close the connection now, not when it reads.
+            sub.abort()
 
     def frames(self, job_id: str) -> Iterator[bytes]:
         """The opening message of a live stream."""
@@ -341,12 +380,17 @@ async def _until_disconnect(receive: Receive) -> None:
 
 
 class StreamWriter:
-    """Writes one stream's chunks, one `send` each, and notices the client leaving."""
+    """Writes one stream's chunks, one `send` each, and notices the client leaving.
 
-    def __init__(self, sub: Subscription, send: Send, receive: Receive) -> None:
+    Under `ftl-mock`'s server the scope offers `ftl.abort`, which drops the connection of a consumer that stopped
+    reading; without it (another server, an in-process test) such a stream ends when its client next reads.
+    """
+
+    def __init__(self, sub: Subscription, send: Send, receive: Receive, scope: Scope | None = None) -> None:
         self.sub = sub
         self._send = send
         self._receive = receive
+        sub.aborter = (scope or {}).get("extensions", {}).get(ABORT_EXTENSION)
         self._watch: asyncio.Future[None] | None = None
         self.deliver: Callable[[bytes], Awaitable[None]] = self.write
 
@@ -376,8 +420,12 @@ class StreamWriter:
             await self.deliver(queue.popleft())
 
     async def write(self, chunk: bytes) -> None:
-        """Send one chunk now."""
-        await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+        """Send one chunk now (waiting while the client's connection is full)."""
+        self.sub.sending = True
+        try:
+            await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+        finally:
+            self.sub.sending = False
 
     async def run(self) -> None:
         """Write queued chunks until the stream closes."""
@@ -416,7 +464,7 @@ class LiveStream(EventStream):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         hub = self.hub
         sub = hub.subscribe(self.job_id)
-        writer = StreamWriter(sub, send, receive)
+        writer = StreamWriter(sub, send, receive, scope)
         try:
             sub.queue.extend(hub.frames(self.job_id))
             await writer.start(self.raw_headers)

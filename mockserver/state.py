@@ -13,6 +13,7 @@ from mockserver.journal import Journal
 from mockserver.ratelimit import RateLimiter
 from mockserver.scenarios import Scenarios
 from mockserver.settings import Settings
+from mockserver.signing import UrlSigner
 from mockserver.sse import StreamHub
 from mockserver.store import Store
 from spec import Contract
@@ -30,6 +31,7 @@ class MockState:
     streams: StreamHub
     scenarios: Scenarios
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    signer: UrlSigner = field(default_factory=UrlSigner)
     started_at: float = field(default_factory=time.monotonic)
 
     def scaled(self, milliseconds: float) -> float:

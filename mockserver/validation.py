@@ -6,6 +6,7 @@ each failure is a `Rejection` whose violations name the field and the rule (`lim
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,7 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope
 
+from mockserver.wire import MAX_DEPTH, too_deep
 from spec import Operation, Parameter, Schema, Violation, coerce
 
 JSON = "application/json"
@@ -37,12 +39,16 @@ class UploadedFile:
 
 
 class Rejection(Exception):
-    """A request that breaks its operation's rules: the status to answer and every violation found."""
+    """A request that breaks its operation's rules: the status to answer and every violation found.
 
-    def __init__(self, status: int, violations: Sequence[Violation]) -> None:
+    `close` asks for the connection to be closed after the answer (the rest of the request may never come).
+    """
+
+    def __init__(self, status: int, violations: Sequence[Violation], *, close: bool = False) -> None:
         super().__init__("; ".join(str(v) for v in violations[:MAX_VIOLATIONS]))
         self.status = status
         self.violations = tuple(violations)
+        self.close = close
 
     @property
     def message(self) -> str:
@@ -94,12 +100,42 @@ def _coercer(param: Parameter) -> Callable[[str], Any]:
 _INTEGER = re.compile(r"[+-]?\d+")  # the pattern spec.coerce reads integers with
 
 
+async def read_body(receive: Receive, headers: Headers, limit: int, timeout: float) -> bytes:
+    """The whole request body: 413 once it passes `limit` bytes, 408 (closing) unless it all came within `timeout` s.
+
+    ClientGone when the client disconnects first.
+    """
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Rejection(413, [_too_large(limit)])
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise Rejection(413, [_too_large(limit)])
+                if chunk:
+                    chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    except TimeoutError:
+        violation = Violation("body", "Timeout", f"must arrive within {timeout:g} s (got {size} bytes)")
+        raise Rejection(408, [violation], close=True) from None
+
+
 class RequestValidator:
     """The prepared checks of one operation; `validate` runs them on a request."""
 
-    def __init__(self, op: Operation, body_limit: int) -> None:
+    def __init__(self, op: Operation, body_limit: int, read_timeout: float = 30.0) -> None:
         self.op = op
         self.body_limit = body_limit
+        self.read_timeout = read_timeout
         self.status = op.bad_input_status
         self.params = tuple(_ParamPlan.of(p) for p in op.parameters if p.location in ("path", "query", "header"))
         self.has_query = any(p.location == "query" for p in op.parameters)
@@ -125,7 +161,7 @@ class RequestValidator:
         body: Any = None
         raw_body = b""
         if self.media_types:
-            raw_body = await self._read_body(receive, headers)
+            raw_body = await read_body(receive, headers, self.body_limit, self.read_timeout)
             if on_body is not None:
                 on_body(raw_body)
             if raw_body and self.length_required and "content-length" not in headers:
@@ -175,26 +211,6 @@ class RequestValidator:
         raise Rejection(self.status, violations or [Violation("parameters", "Invalid", "are invalid")])
 
     # --- body -------------------------------------------------------------------------------
-
-    async def _read_body(self, receive: Receive, headers: Headers) -> bytes:
-        """The whole body, read chunk by chunk; 413 as soon as it passes the limit."""
-        declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.body_limit:
-            raise Rejection(413, [_too_large(self.body_limit)])
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.body_limit:
-                raise Rejection(413, [_too_large(self.body_limit)])
-            if chunk:
-                chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
 
     async def _parse_body(self, scope: Scope, raw: bytes, headers: Headers) -> Any:
         if not raw:
@@ -262,6 +278,9 @@ def _too_large(limit: int) -> Violation:
 
 
 def _parse_json(raw: bytes, status: int) -> Any:
+    if too_deep(raw):
+        violation = Violation("body", "Depth", f"must not nest arrays and objects more than {MAX_DEPTH} levels deep")
+        raise Rejection(status, [violation])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -63,13 +63,16 @@ def test_create_job_again_updates_only_what_is_sent_and_keeps_the_token(mock: Mo
     assert (row["model_name"], row["dataset_path"], row["status"]) == ("m1", "d1", "completed")
 
 
-def test_create_job_on_someone_elses_id_takes_it_over(mock: MockProcess) -> None:
-    made = create(mock, headers={"X-API-Key": BOB_KEY})
-    assert status(mock, made["job_id"]).status_code == 404
-    taken = create(mock, job_id=made["job_id"])
-    assert taken["user_id"] == ALICE and taken["job_token"] == made["job_token"]
-    assert status(mock, made["job_id"]).status_code == 200
-    assert status(mock, made["job_id"], {"X-API-Key": BOB_KEY}).status_code == 404
+def test_create_job_on_someone_elses_id_is_not_found_and_changes_nothing(mock: MockProcess) -> None:
+    made = create(mock, headers={"X-API-Key": BOB_KEY}, model_name="bob-model")
+    response = httpx.post(
+        mock.url + path_of("create_job"), json={"job_id": made["job_id"], "model_name": "x"}, headers=KEY
+    )
+    assert response.status_code == 404, response.text
+    assert response.json()["error"] == "Job not found" and made["job_token"] not in response.text
+    row = stored_job(mock, made["job_id"])
+    assert (row["user_id"], row["model_name"]) == (BOB, "bob-model")
+    assert status(mock, made["job_id"], {"X-API-Key": BOB_KEY}).status_code == 200
 
 
 def test_create_job_ignores_a_user_id_in_the_body(mock: MockProcess) -> None:

@@ -72,13 +72,14 @@ def test_limit_and_offset_page_in_epoch_then_sample_order(mock: MockProcess) -> 
     assert get(mock, "get_predictions", job_id, offset=50).json()["predictions"] == []
 
 
-def test_each_item_is_stored_under_its_own_job(mock: MockProcess) -> None:
+def test_an_item_naming_another_job_of_the_owner_rejects_the_whole_upload(mock: MockProcess) -> None:
     first, token = new_job(mock)
     second, _ = new_job(mock)
-    response = upload(mock, first, token, [item(first, 1, 0), item(second, 1, 0), item(second, 1, 1)])
-    assert response.json()["count"] == 3
-    assert get(mock, "get_predictions", first).json()["total_count"] == 1
-    assert get(mock, "get_predictions", second).json()["total_count"] == 2
+    response = upload(mock, first, token, [item(first, 1, 0), item(second, 1, 0)])
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(f"predictions[1].job_id: must be the envelope's job_id {first!r}")
+    assert get(mock, "get_predictions", first).json()["total_count"] == 0
+    assert get(mock, "get_predictions", second).json()["total_count"] == 0
 
 
 def test_an_item_naming_an_unknown_job_rejects_the_whole_upload(mock: MockProcess) -> None:

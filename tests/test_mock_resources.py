@@ -373,7 +373,7 @@ def test_reset_forgets_cached_analytics(mock: MockProcess) -> None:
     url = mock.url + path_of("get_analytics_data")
     assert httpx.get(url, params=ANALYTICS_WINDOW, headers=PRODUCTION).headers["x-cache"] == "MISS"
     assert httpx.get(url, params=ANALYTICS_WINDOW, headers=PRODUCTION).headers["x-cache"] == "HIT"
-    assert httpx.post(f"{mock.admin}/reset").status_code == 200
+    assert httpx.post(f"{mock.admin}/reset", json={}).status_code == 200
     assert httpx.get(url, params=ANALYTICS_WINDOW, headers=PRODUCTION).headers["x-cache"] == "MISS"
 
 

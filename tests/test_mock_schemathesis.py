@@ -24,7 +24,7 @@ RUN_TIMEOUT_S = 240
 
 # Operations that answer schema-valid requests with a 400 by rule, not by validation (reference sections).
 RULE_STATUSES: dict[str, tuple[str, str]] = {
-    "create_predictions": ("400", "§2.5 (contract): every item names an existing job"),
+    "create_predictions": ("400", "§2.5 (contract): every item names the envelope's job and its owner"),
     "control_job": ("400", "§6.1: pause, resume and cancel only from their allowed states"),
     "resume_job": ("400", "§6.2: resume only failed, cancelled, pending or queued jobs"),
     "update_job_params": ("400", "§6.3: parameters only change on running jobs"),

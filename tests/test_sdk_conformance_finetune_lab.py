@@ -35,7 +35,7 @@ def manifest(contract: Contract) -> Manifest:
 
 
 def run_manifest(mock: MockProcess, contract: Contract, manifest: Manifest) -> ManifestRun:
-    httpx.post(f"{mock.admin}/reset", timeout=10).raise_for_status()
+    httpx.post(f"{mock.admin}/reset", json={}, timeout=10).raise_for_status()
     demo = Demo(mock.url, ALICE_KEY, ALICE_JWT, DEMO_JOB_TOKEN, DEMO_JOB)
     admin = MockAdmin(mock.url)
     try:

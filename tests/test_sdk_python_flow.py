@@ -41,7 +41,7 @@ def complete_item(job_id: str, epoch: int, index: int) -> dict[str, Any]:
 
 
 def stored(mock: MockProcess) -> dict[str, Any]:
-    response = httpx.get(f"{mock.admin}/data", timeout=10)
+    response = httpx.get(f"{mock.admin}/data", params={"secrets": 1}, timeout=10)
     response.raise_for_status()
     return dict(response.json())
 

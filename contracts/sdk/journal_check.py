@@ -481,8 +481,8 @@ class MockAdmin:
         self._call("DELETE", "journal")
 
     def data(self) -> dict[str, Any]:
-        """The mock's whole store (`GET /__mock/data`)."""
-        result = self._call("GET", "data")
+        """The mock's whole store, secrets in full (`GET /__mock/data?secrets=1`: manifests may point at them)."""
+        result = self._call("GET", "data?secrets=1")
         return result if isinstance(result, dict) else {}
 
     def known_credentials(self) -> KnownCredentials:

@@ -5,6 +5,8 @@ Someone else's configuration is a 404 (PostgREST's "no rows" message); deletes a
 
 from __future__ import annotations
 
+import math
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -13,13 +15,13 @@ from starlette.responses import Response
 
 from mockserver.context import Context, Handler
 from mockserver.resources._shapes import const_headers
-from mockserver.store.datasets import download_token
+from mockserver.store.datasets import download_path
 from mockserver.store.table import Row
 from mockserver.wire import utc_now
 
 NO_ROWS = "Cannot coerce the result to a single JSON object"
 PUBLIC_NOT_FOUND = "Config not found or not public"
-SIGNED_URL_TTL_S = 3600
+SIGNED_URL_TTL_MS = 3_600_000  # the platform signs dataset URLs for an hour (ref §10.4)
 
 
 def check_config(config_json: Mapping[str, Any]) -> dict[str, str] | None:
@@ -117,10 +119,14 @@ def get_public_config(ctx: Context) -> Response:
 
 
 def signed_url(ctx: Context, dataset: Row) -> str:
-    """A download URL of a stored dataset file on this mock (served by the admin app)."""
-    host = ctx.headers.get("host", "127.0.0.1")
-    token = download_token(dataset["storage_path"])
-    return f"http://{host}/__mock/storage/{dataset['id']}?token={token}&expires_in={SIGNED_URL_TTL_S}"
+    """A download URL of a stored dataset file on this mock, valid for an hour (× `--time-scale`).
+
+    Signed with the process's secret over the file and the expiry; built on the address the request reached,
+    never on its `Host` header.
+    """
+    expires = math.ceil(time.time() + ctx.state.scaled(SIGNED_URL_TTL_MS))
+    path = download_path(dataset["id"])
+    return f"{ctx.origin}{path}?expires={expires}&token={ctx.state.signer.sign(path, expires)}"
 
 
 def get_public_datasets(ctx: Context) -> Response:

@@ -19,9 +19,10 @@ from mockserver.resources._shapes import page, round_to
 from mockserver.store.datasets import as_line
 from mockserver.store.table import Row
 from mockserver.validation import UploadedFile
-from mockserver.wire import utc_now
+from mockserver.wire import MAX_DEPTH, too_deep, utc_now
 
 NOT_FOUND = "Dataset not found"
+CONFIG_NOT_FOUND = "Training configuration not found"
 CHARS_PER_TOKEN = 4
 EPOCHS = 3
 # provider -> (training tokens per second, cost per hour in USD, warnings)
@@ -57,19 +58,29 @@ def _no_constants(name: str) -> Any:
 
 
 def parse_examples(data: bytes) -> tuple[list[Any], list[str]]:
-    """The examples of an uploaded file (a JSON array, one JSON object, or JSON lines) and line errors."""
-    text = data.decode("utf-8")
-    try:
-        whole = json.loads(text, parse_constant=_no_constants)
-    except ValueError:
-        whole = None
+    """The examples of an uploaded file (a JSON array, one JSON object, or JSON lines) and line errors.
+
+    UnicodeDecodeError for a file that is not UTF-8. No example may nest deeper than `MAX_DEPTH` levels:
+    the depth is checked on the bytes, before anything is parsed.
+    """
+    data.decode("utf-8")
+    whole = None
+    # The whole file as one array adds one level above its examples.
+    if not too_deep(data, MAX_DEPTH + 1):
+        try:
+            whole = json.loads(data, parse_constant=_no_constants)
+        except ValueError:
+            whole = None
     if isinstance(whole, list):
         return whole, []
     if isinstance(whole, dict):
         return [whole], []
     examples, errors = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(data.splitlines(), start=1):
         if not line.strip():
+            continue
+        if too_deep(line):
+            errors.append(f"line {number}: nests arrays and objects more than {MAX_DEPTH} levels deep")
             continue
         try:
             examples.append(json.loads(line, parse_constant=_no_constants))
@@ -171,11 +182,17 @@ def _dataset_row(ctx: Context, form: Mapping[str, Any], upload: UploadedFile, li
 
 
 def upload_dataset(ctx: Context) -> Response:
-    """Store an uploaded dataset file as JSON lines, with its statistics and cost estimates."""
+    """Store an uploaded dataset file as JSON lines, with its statistics and cost estimates.
+
+    A `config_id` must name one of the caller's configurations: someone else's is as absent as an unknown one.
+    """
     form = ctx.body
     upload = form.get("file")
     if not isinstance(upload, UploadedFile):
         return ctx.error(400, "file: must be a file part")
+    config_id = form.get("config_id") or None
+    if config_id is not None and ctx.state.store.configs.owned(config_id, ctx.principal.user_id) is None:
+        return ctx.error(404, CONFIG_NOT_FOUND, details=f"config_id: no configuration {config_id!r} of yours")
     try:
         examples, errors = parse_examples(upload.data)
     except UnicodeDecodeError as exc:

@@ -229,8 +229,8 @@ def create_runpod_deployment(ctx: Context) -> Response:
 
 
 def _runpod(ctx: Context) -> Row | None:
-    # The platform asks RunPod for the pod and checks no owner.
-    return ctx.state.store.deployments.of_provider("runpod", ctx.query["deployment_id"])
+    # The contract's owner check; the platform asks RunPod for any pod id and checks no owner (ref §8.1).
+    return _owned_of(ctx, "runpod", ctx.query["deployment_id"])
 
 
 def get_runpod_deployment(ctx: Context) -> Response:
@@ -485,8 +485,8 @@ def create_kaggle_deployment(ctx: Context) -> Response:
 
 
 def get_kaggle_deployment(ctx: Context) -> Response:
-    """The notebook run's status (the platform asks Kaggle and checks no owner)."""
-    record = ctx.state.store.deployments.of_provider("kaggle", ctx.query["deployment_id"])
+    """The caller's notebook run's status (the contract's owner check; the platform asks Kaggle and checks none)."""
+    record = _owned_of(ctx, "kaggle", ctx.query["deployment_id"])
     if record is None:
         return ctx.error(404, DEPLOYMENT_NOT_FOUND)
     status = status_of(ctx, record)

@@ -1,6 +1,7 @@
 """Training jobs: the two job lists, the create-or-update upsert, the computed status, worker updates.
 
-A job that is missing or someone else's is a 404; `create_job` takes over ownership as the platform does.
+A job that is missing or someone else's is a 404, for `create_job` too: the contract lets the upsert update
+the caller's own job only (the platform hands over the job and its token to any caller, ref §1.5, §4.4).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def list_local_jobs(ctx: Context) -> Response:
 
 
 def create_job(ctx: Context) -> Response:
-    """Insert a new job, or update an existing one with the fields sent and take over its ownership."""
+    """Insert a new job, or update one of the caller's jobs with the fields sent; another user's job is a 404."""
     body = ctx.body
     user_id = ctx.principal.user_id
     if user_id is None:
@@ -64,9 +65,11 @@ def create_job(ctx: Context) -> Response:
     row = jobs.get(body["job_id"])
     if row is None:
         row = jobs.create(body["job_id"], user_id, fields)
+    elif row.get("user_id") != user_id:
+        return ctx.error(404, "Job not found", details=f"job_id: {body['job_id']!r} is another user's job")
     else:
         fields.pop("job_token", None)
-        jobs.update(row, {**fields, "user_id": user_id})
+        jobs.update(row, fields)
     return ctx.json(
         {"success": True, "persisted": True, "job_id": row["id"], "user_id": user_id, "job_token": row["job_token"]}
     )

@@ -1,6 +1,7 @@
 """Training predictions: pages, epoch summaries and trends computed from the store, and uploads.
 
-Every read checks that the job is the caller's (404 otherwise); uploads store each item under its own job.
+Every read checks that the job is the caller's (404 otherwise); an upload writes the job its token opens,
+and only as that job's owner (the platform stores each item under whatever job and user it names, ref §2.5).
 """
 
 from __future__ import annotations
@@ -116,14 +117,20 @@ def get_prediction_trends(ctx: Context) -> Response:
 
 
 def create_predictions(ctx: Context) -> Response:
-    """Store every item under its own job (ref §2.5); each stored row reaches that job's streams."""
-    items = ctx.body["predictions"]
-    jobs = ctx.state.store.jobs
-    for index, item in enumerate(items):
-        # The platform's foreign key rejects the whole insert when an item names an unknown job.
-        if jobs.get(item["job_id"]) is None:
-            return ctx.error(400, f"predictions[{index}].job_id: must name an existing job (no job {item['job_id']!r})")
-    stored = ctx.state.store.predictions.insert(items)
+    """Store the items under the job the token opened; each stored row reaches that job's streams.
+
+    Every item must name that job and its owner: a job token writes its own job, never another user's.
+    """
+    job_id = ctx.body["job_id"]
+    job = ctx.state.store.jobs.get(job_id)
+    owner = job.get("user_id") if job is not None else None
+    for index, item in enumerate(ctx.body["predictions"]):
+        if item["job_id"] != job_id:
+            message = f"predictions[{index}].job_id: must be the envelope's job_id {job_id!r} (got {item['job_id']!r})"
+            return ctx.error(400, f"{message}; a job token writes its own job only")
+        if item["user_id"] != owner:
+            return ctx.error(400, f"predictions[{index}].user_id: must be {owner!r}, the owner of job {job_id!r}")
+    stored = ctx.state.store.predictions.insert(ctx.body["predictions"])
     return ctx.json({"success": True, "count": len(stored)})
 
 

@@ -13,6 +13,7 @@ import yaml
 
 from mockserver.scenarios.model import Scenario, ScenarioError
 from mockserver.scenarios.parser import SCENARIO_DIR, ScenarioParser
+from mockserver.wire import MAX_DEPTH, depth
 from spec import StreamContract
 
 
@@ -50,6 +51,10 @@ class Library:
             document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
         except (ValueError, yaml.YAMLError) as exc:
             raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+        except RecursionError:
+            raise ScenarioError(f"{path}: nests deeper than its parser can read") from None
+        if depth(document) > MAX_DEPTH:
+            raise ScenarioError(f"{path}: nests arrays and objects more than {MAX_DEPTH} levels deep")
         return self.parser.parse(document, str(path), path.stem)
 
     def inline(self, document: Any) -> Scenario:

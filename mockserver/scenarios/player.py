@@ -42,7 +42,7 @@ class ScenarioStream(EventStream):
             await self._http_error(send)
             return
         sub = self.hub.subscribe(self.job_id, predictions=False, heartbeats=False)
-        writer = StreamWriter(sub, send, receive)
+        writer = StreamWriter(sub, send, receive, scope)
         run = ScenarioRun(self, sub, writer)
         writer.deliver = run.deliver
         try:

@@ -25,6 +25,7 @@ from mockserver.store.metrics import Metrics
 from mockserver.store.predictions import PredictionListener, Predictions
 from mockserver.store.table import StoreError, columns, component, nullable_columns
 from mockserver.store.traces import Traces
+from mockserver.wire import MAX_DEPTH, depth
 
 __all__ = ["TABLE_KEYS", "PredictionListener", "Store", "StoreError"]
 
@@ -58,6 +59,7 @@ class Store:
     def __init__(self, seed: Mapping[str, Any], contract: spec.Contract | None = None) -> None:
         contract = contract if contract is not None else spec.load()
         self.contract = contract
+        _check_depth(seed)
         self._seed = copy.deepcopy(dict(seed))
         schema = {name: component(contract, name) for name in _ROW_SCHEMAS}
         self.accounts = Accounts()
@@ -85,6 +87,8 @@ class Store:
         except (ValueError, yaml.YAMLError) as exc:
             kind = path.suffix.lstrip(".").upper() or "YAML"
             raise StoreError(f"seed data {path} is not valid {kind}: {exc}") from None
+        except RecursionError:
+            raise StoreError(f"seed data {path} nests deeper than its parser can read") from None
         if not isinstance(data, dict):
             raise StoreError(f"seed data {path} must be a mapping of table names to rows")
         return cls(data, contract)
@@ -102,6 +106,7 @@ class Store:
         if not isinstance(tables, Mapping):
             raise StoreError("data must be a mapping of table names to rows")
         self._check_keys(tables)
+        _check_depth(tables)
         self.load({**self.dump(), **tables})
 
     def load(self, data: Mapping[str, Any]) -> None:
@@ -167,6 +172,19 @@ class Store:
         unknown = set(data) - set(TABLE_KEYS)
         if unknown:
             raise StoreError(f"unknown tables in data: {', '.join(sorted(unknown))} (tables: {', '.join(TABLE_KEYS)})")
+
+
+def _check_depth(data: Mapping[str, Any]) -> None:
+    """StoreError naming the table whose values nest deeper than a request may send (`MAX_DEPTH`).
+
+    Every copy and dump of the store recurses; what the store holds is kept within reach of them.
+    """
+    if not isinstance(data, Mapping):
+        return
+    for name, rows in data.items():
+        # A table is a list of rows (or, for logs and errors, an object of lists): two levels above the values.
+        if depth(rows) > MAX_DEPTH + 2:
+            raise StoreError(f"{name}: values nest arrays and objects more than {MAX_DEPTH} levels deep")
 
 
 # The spec's schema of each table's row: seed rows are checked against it, columns come from it.

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import gzip
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -67,9 +66,9 @@ class Datasets(Table):
         return newest_first(row for row in self.rows.values() if row.get("config_id") == config_id)
 
 
-def download_token(storage_path: str) -> str:
-    """The token a signed download URL of this stored file carries (stable, so URLs survive a reset)."""
-    return uuid.uuid5(uuid.NAMESPACE_URL, storage_path).hex
+def download_path(dataset_id: str) -> str:
+    """The path of a dataset file's signed download URL on the mock (served by the admin API, signed over)."""
+    return f"/__mock/storage/{dataset_id}"
 
 
 def gzipped(lines: Sequence[str]) -> bytes:
