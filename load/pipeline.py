@@ -166,17 +166,16 @@ def write_reports(out: Path, stem: str, result: dict[str, Any], text: str, *, ch
 def draw(chart: str, source: Path, png: Path) -> None:
     """Draw a chart of a result file in a child process, as Locust runs in its own: matplotlib stays out of here."""
     log = png.with_suffix(".log")
+    command = [sys.executable, "-m", "load.charts", chart, str(source), str(png)]
     with log.open("w", encoding="utf-8") as output:
-        done = subprocess.run(
-            [sys.executable, "-m", "load.charts", chart, str(source), str(png)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=child_env(),
-            timeout=CHART_TIMEOUT_S,
-            check=False,
-        )
-    if done.returncode != 0:
-        raise LoadError(f"could not draw {png.name} (exit {done.returncode}); see {log}: {tail(log)}")
+        try:
+            code = subprocess.run(
+                command, stdout=output, stderr=subprocess.STDOUT, env=child_env(), timeout=CHART_TIMEOUT_S, check=False
+            ).returncode
+        except subprocess.TimeoutExpired:
+            raise LoadError(f"drawing {png.name} took over {CHART_TIMEOUT_S:g} s; see {log}") from None
+    if code != 0:
+        raise LoadError(f"could not draw {png.name} (exit {code}); see {log}: {tail(log)}")
     log.unlink()
 
 
