@@ -1,4 +1,4 @@
-"""`ftl-load capacity`: ramp SSE dashboard tabs against the target, one Locust run per step.
+"""`ftl-load capacity`: ramp SSE dashboard tabs against the target, one step of the run pipeline per stream count.
 
 Each step holds its streams while every job's training worker uploads predictions, and reports the streams
 held (client and server view), the upload-to-event fan-out delay p50/p99, errors and the server's CPU time.
@@ -6,20 +6,17 @@ held (client and server view), the upload-to-event fan-out delay p50/p99, errors
 
 from __future__ import annotations
 
-import json
 import math
-import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-import spec
-from load.compare import RunOptions, TargetOptions, open_target
+from load import chart, training
+from load.entries import CONNECT, EVENT
 from load.errors import LoadError
-from load.plan import Workload, build_plan, user_classes
-from load.results import Entry, by_kind, find, latency, read_entries, to_jsonable
-from load.runner import LocustRun, run_locust
-from load.target import StreamSampler, Target, create_jobs
+from load.pipeline import Measured, RunOptions, Step, TargetOptions, run_steps, target_label, write_reports
+from load.results import by_kind, find, latency, to_jsonable
+from load.scenarios import scenario
+from load.workload import Workload
 
 
 @dataclass(frozen=True)
@@ -33,6 +30,7 @@ class CapacityOptions:
     batch: int = 1
     time_scale: float = 1.0
     refetch: bool = True
+    scenario: str = "sse"
 
     def workload(self, streams: int) -> Workload:
         """The step's workload: `streams` tabs over the jobs (rounded up to fill every job evenly)."""
@@ -54,62 +52,35 @@ def step_name(streams: int) -> str:
     return f"step-{streams:05d}"
 
 
-def run_step(
-    target: Target, contract: spec.Contract, options: CapacityOptions, streams: int, run: RunOptions, run_id: str
-) -> dict[str, Any]:
-    """One step: its own jobs, its Locust run, its figures."""
-    workload = options.workload(streams)
-    name = step_name(streams)
-    jobs = create_jobs(target, contract, f"cap-{run_id}-{streams}", workload.jobs)
-    plan = build_plan(contract, workload, "sse", jobs, target.session, refetch=options.refetch)
-    plan_path = run.out / f"{name}-plan.json"
-    plan_path.write_text(json.dumps(plan, indent=1), encoding="utf-8")
-    locust_run = LocustRun(
-        name=name,
-        out_dir=run.out,
-        host=target.url,
-        plan=plan_path,
-        users=user_classes("sse", workload),
-        run_time_s=workload.wall_s + plan["grace_s"] + plan["barrier_timeout_s"] + 30,
-        workers=run.workers,
-    )
-    cpu_before = target.cpu_seconds()
-    started = time.monotonic()
-    with StreamSampler(target, interval_s=0.25) as sampler:
-        stats_json = run_locust(locust_run)
-    wall = time.monotonic() - started
-    cpu_after = target.cpu_seconds()
-    step = summarize_step(read_entries(stats_json), workload)
-    step.update(
-        streams_requested=workload.jobs * workload.tabs,
-        streams_held_server=sampler.peak,
-        server_cpu_s=None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
-        wall_s=wall,
-        html=locust_run.html.name,
-    )
-    step["streams_held"] = step["streams_held_server"] if sampler.peak is not None else step["streams_connected"]
-    return step
-
-
-def summarize_step(entries: list[Entry], workload: Workload) -> dict[str, Any]:
-    """Streams connected, prediction events and their delay, refetch latency, errors of one step."""
-    connect = find(entries, "stream: connect")
-    predictions = [e for e in by_kind(entries, "event") if e.detail == "prediction"]
-    expected_events = workload.predictions_per_job * workload.jobs * workload.tabs
+def summarize_step(measured: Measured) -> dict[str, Any]:
+    """Streams connected and held, prediction events and their delay, refetch latency, errors of one step."""
+    found, workload = measured.entries, measured.plan.workload
+    connect = find(found, CONNECT)
+    predictions = [e for e in by_kind(found, EVENT) if e.detail == measured.plan.stream.trigger_event]
+    expected_events = workload.predictions_per_job * workload.total_tabs
     received = sum(e.requests for e in predictions)
-    return {
+    step = {
         "jobs": workload.jobs,
         "tabs_per_job": workload.tabs,
         "streams_connected": (connect.requests - connect.failures) if connect else 0,
-        "predictions_uploaded": sum(e.requests - e.failures for e in by_kind(entries, "upload")) * workload.batch,
+        "predictions_uploaded": sum(e.requests - e.failures for e in by_kind(found, training.KIND)) * workload.batch,
         "events_expected": expected_events,
         "events_received": received,
         "delay_ms": latency(predictions),
         "connect_ms": latency([connect] if connect else []),
-        "refetch_ms": latency(by_kind(entries, "refetch")),
-        "errors": sum(e.failures for e in entries) + max(0, expected_events - received),
-        "failed_requests": sum(e.failures for e in entries),
+        "refetch_ms": latency(by_kind(found, chart.REFETCH.kind)),
+        "errors": sum(e.failures for e in found) + max(0, expected_events - received),
+        "failed_requests": sum(e.failures for e in found),
+        "streams_requested": workload.total_tabs,
+        "streams_held_server": measured.peak_open_streams,
+        "server_cpu_s": measured.server_cpu_s,
+        "wall_s": measured.wall_s,
+        "html": measured.locust.html.name,
     }
+    # The server's own count when it gives one, else the streams the tabs saw connect.
+    held = measured.peak_open_streams
+    step["streams_held"] = held if held is not None else step["streams_connected"]
+    return step
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -142,20 +113,15 @@ def _cell(value: Any) -> str:
 
 def run_capacity(options: CapacityOptions, target_options: TargetOptions, run: RunOptions) -> dict[str, Any]:
     """Every step against one target; writes capacity.json, capacity.md and capacity.png under `run.out`."""
-    from load.charts import capacity_chart
-
     if not options.steps:
         raise LoadError("capacity needs at least one step")
-    run.out.mkdir(parents=True, exist_ok=True)
-    contract = spec.load()
-    run_id = time.strftime("%Y%m%d%H%M%S")
-    steps = []
-    with open_target(target_options, options.time_scale, run.out) as target:
-        for streams in options.steps:
-            steps.append(run_step(target, contract, options, streams, run, run_id))
-    result = to_jsonable({"options": asdict(options), "workers": run.workers, "steps": steps})
-    result["target"] = target_options.url or "ftl-mock (started by ftl-load)"
-    (run.out / "capacity.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
-    (run.out / "capacity.md").write_text(markdown(result), encoding="utf-8")
-    capacity_chart(result, Path(run.out / "capacity.png"))
+    tab = scenario(options.scenario)
+    steps = [
+        Step(step_name(n), tab, options.workload(n), jobs_tag=str(n), refetch=options.refetch) for n in options.steps
+    ]
+    measured = run_steps("cap", steps, target_options, run, time_scale=options.time_scale, sample_interval_s=0.25)
+    figures = [summarize_step(m) for m in measured]
+    result = to_jsonable({"options": asdict(options), "workers": run.workers, "steps": figures})
+    result["target"] = target_label(target_options)
+    write_reports(run.out, "capacity", result, markdown(result), chart=True)
     return result

@@ -1,21 +1,39 @@
-"""PNG charts of ftl-load results, drawn with matplotlib's Agg backend (no display needed).
+"""PNG charts of ftl-load results, drawn with matplotlib's object API and its Agg canvas (no display, no pyplot).
 
-`compare_chart` plots live-update requests over simulated time for both modes; `capacity_chart` plots
-fan-out delay, streams held and errors per capacity step.
+`compare_chart` plots live-update requests over simulated time for each scenario; `capacity_chart` plots
+fan-out delay, streams held and errors per capacity step. The driver draws them in a child process
+(`python -m load.charts compare compare.json compare.png`), so matplotlib stays out of every command's start.
 """
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
+from load.scenarios import scenario
 
-import matplotlib.pyplot as plt
+UPLOAD_COLOR = "#7f7f7f"
+HELD_COLOR = "#2ca02c"
+ERROR_COLOR = "#d62728"
 
-COLORS = {"polling": "#d62728", "sse": "#1f77b4", "upload": "#7f7f7f"}
+
+def _figure() -> Figure:
+    figure = Figure(figsize=(9, 4.5), dpi=110)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    return path
 
 
 def _timeline(per_second: dict[Any, int], origin: int, time_scale: float, bins: int = 40) -> tuple[list, list]:
@@ -35,10 +53,12 @@ def _timeline(per_second: dict[Any, int], origin: int, time_scale: float, bins: 
 
 
 def compare_chart(result: dict[str, Any], path: Path) -> Path:
-    """Requests over time, polling against SSE, on one axis."""
+    """Requests over time, one line per scenario, and the uploads (the same in each) dashed."""
     scale = float(result["workload"]["time_scale"])
-    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
-    for mode in ("polling", "sse"):
+    figure = _figure()
+    ax = figure.subplots()
+    modes = result["modes"]
+    for index, mode in enumerate(modes):
         summary = result[mode]
         live = summary["series"]["live_update"]
         uploads = summary["series"]["upload"]
@@ -46,14 +66,14 @@ def compare_chart(result: dict[str, Any], path: Path) -> Path:
         if not keys:
             continue
         origin = min(keys)
+        tab = scenario(mode)
         xs, ys = _timeline(live, origin, scale)
-        label = "polling: /trends every interval" if mode == "polling" else "SSE: stream connects + refetch per event"
-        ax.plot(xs, ys, color=COLORS[mode], label=label, linewidth=1.4)
-        if mode == "sse":
+        ax.plot(xs, ys, color=tab.color, label=tab.line, linewidth=1.4)
+        if index == len(modes) - 1:
             ux, uy = _timeline(uploads, origin, scale)
-            ax.plot(
-                ux, uy, color=COLORS["upload"], label="prediction uploads (both modes)", linewidth=1, linestyle="--"
-            )
+            every = "both" if len(modes) == 2 else "all"
+            label = f"prediction uploads ({every} modes)"
+            ax.plot(ux, uy, color=UPLOAD_COLOR, label=label, linewidth=1, linestyle="--")
     w = result["workload"]
     ax.set_title(
         f"Dashboard live-update requests: {w['jobs']} jobs x {w['tabs']} tabs, {w['upload_rate']:g} predictions/job/min"
@@ -63,18 +83,15 @@ def compare_chart(result: dict[str, Any], path: Path) -> Path:
     ax.grid(True, alpha=0.3)
     ax.set_ylim(bottom=0, top=ax.get_ylim()[1] * 1.3)
     ax.legend(loc="upper right", fontsize=8, ncol=3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(figure, path)
 
 
 def capacity_chart(result: dict[str, Any], path: Path) -> Path:
     """Fan-out delay p50/p99 and streams held per step; errors annotated."""
     steps = result["steps"]
     requested = [s["streams_requested"] for s in steps]
-    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
+    figure = _figure()
+    ax = figure.subplots()
     ax.plot(requested, [s["delay_ms"]["median"] for s in steps], marker="o", label="fan-out delay p50")
     ax.plot(requested, [s["delay_ms"]["p99"] for s in steps], marker="o", label="fan-out delay p99")
     ax.set_xlabel("SSE dashboard tabs (streams requested)")
@@ -84,7 +101,7 @@ def capacity_chart(result: dict[str, Any], path: Path) -> Path:
     held.plot(
         requested,
         [s["streams_held"] or 0 for s in steps],
-        color="#2ca02c",
+        color=HELD_COLOR,
         linestyle="--",
         marker="s",
         label="streams held (peak)",
@@ -99,14 +116,28 @@ def capacity_chart(result: dict[str, Any], path: Path) -> Path:
                 xytext=(0, 8),
                 ha="center",
                 fontsize=7,
-                color="#d62728",
+                color=ERROR_COLOR,
             )
     lines = ax.get_legend_handles_labels()
     more = held.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], loc="upper left", fontsize=8)
     ax.set_title("SSE capacity of the target: fan-out delay and streams held per step")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(figure, path)
+
+
+CHARTS: dict[str, Callable[[dict[str, Any], Path], Path]] = {"compare": compare_chart, "capacity": capacity_chart}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m load.charts KIND RESULT.json OUT.png`: draw one chart of a result file."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 3 or args[0] not in CHARTS:
+        print(f"usage: python -m load.charts {{{','.join(CHARTS)}}} RESULT.json OUT.png", file=sys.stderr)
+        return 2
+    kind, source, png = args
+    CHARTS[kind](json.loads(Path(source).read_text(encoding="utf-8")), Path(png))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -27,9 +27,14 @@ from cmdline import (
     resolve,
     values,
 )
+from load.capacity import CapacityOptions, run_capacity, step_name
+from load.capacity import markdown as capacity_markdown
+from load.compare import markdown, run_compare
 from load.errors import LoadError
-from load.plan import MODES, Workload
+from load.pipeline import RunOptions, TargetOptions
 from load.progress import PlannedRun, RunWatch
+from load.scenarios import COMPARED, SCENARIOS
+from load.workload import Workload
 
 PROG = "ftl-load"
 ENV_PREFIX = "FTL_LOAD_"
@@ -72,7 +77,12 @@ COMPARE = [
         "poll-interval", values.duration, "the polling chart's refetch interval (reference §13: 30 s)", default="30s"
     ),
     _flag("duration", values.duration, "simulated length of the workload", default="1h"),
-    _flag("mode", values.choice("both", *MODES), "run polling, sse, or both and compare them", default="both"),
+    _flag(
+        "mode",
+        values.choice("both", *SCENARIOS),
+        f"run one scenario ({', '.join(SCENARIOS)}), or both ({' and '.join(COMPARED)}) and compare them",
+        default="both",
+    ),
     _flag(
         "web",
         values.boolean,
@@ -151,10 +161,6 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
 def run(command: str, given: dict[str, Any]) -> int:
     """Run `compare` or `capacity` with parsed values, showing progress on stderr; the exit code."""
-    from load.capacity import CapacityOptions, run_capacity, step_name
-    from load.capacity import markdown as capacity_markdown
-    from load.compare import RunOptions, TargetOptions, markdown, run_compare
-
     out: Path = given["out"]
     target = TargetOptions(
         given["target"], given["target_pid"], given["api_key"], given["session"], given["request_timeout"]
@@ -180,7 +186,7 @@ def run(command: str, given: dict[str, Any]) -> int:
             )
         except LoadError as exc:
             raise UsageError(str(exc)) from None
-        modes = MODES if given["mode"] == "both" else (given["mode"],)
+        modes = COMPARED if given["mode"] == "both" else (given["mode"],)
         if web:
             print(
                 f"{PROG}: Locust's web UI at http://127.0.0.1:{given['web_port']}/ while {modes[0]} runs "

@@ -19,7 +19,7 @@ from gevent.event import AsyncResult
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from load.plan import ROLES, slot
+from load.plan import ROLES, Plan, Slot
 
 CLAIM, SLOT, READY, GO, DONE = "ftl_claim", "ftl_slot", "ftl_ready", "ftl_go", "ftl_done"
 ATTRIBUTE = "ftl_load_desk"
@@ -31,11 +31,11 @@ log = logging.getLogger("ftl-load")
 class Conductor:
     """The master side: hands out slots, releases the start barrier, quits when every user is done."""
 
-    def __init__(self, environment: Environment, plan: dict[str, Any]) -> None:
+    def __init__(self, environment: Environment, plan: Plan | None) -> None:
         self.environment = environment
         self.plan = plan
         self.claimed = dict.fromkeys(ROLES, 0)
-        self.expected = sum(int(n) for n in plan["roles"].values())
+        self.expected = sum(plan.roles.values()) if plan is not None else 0
         self.ready = 0
         self.done = 0
         self.fired = 0
@@ -49,12 +49,13 @@ class Conductor:
         role = msg.data["role"]
         index = self.claimed.get(role, 0)
         self.claimed[role] = index + 1
-        self.send(SLOT, {"req": msg.data["req"], "slot": slot(self.plan, role, index)}, msg.node_id)
+        found = self.plan.slot(role, index) if self.plan is not None else None
+        self.send(SLOT, {"req": msg.data["req"], "slot": found.to_dict() if found else None}, msg.node_id)
 
     def on_ready(self, environment: Environment, msg: Any, **_: Any) -> None:
         self.ready += 1
         if self.start_at is None and self.ready >= self.expected:
-            self.start_at = time.time() + float(self.plan["start_margin_s"])
+            self.start_at = time.time() + (self.plan.start_margin_s if self.plan is not None else 0.0)
             log.info("ftl-load: all %d users ready, start at %.3f", self.ready, self.start_at)
             self.send(GO, {"start_at": self.start_at})
         elif self.start_at is not None:
@@ -99,7 +100,7 @@ class Desk:
         assert self.environment.runner is not None
         self.environment.runner.send_message(msg_type, data)
 
-    def claim(self, role: str, timeout: float = 60.0) -> dict[str, Any] | None:
+    def claim(self, role: str, timeout: float = 60.0) -> Slot | None:
         """This user's slot of the plan, or None when the plan has no slot left for `role`."""
         req = uuid.uuid4().hex
         result: AsyncResult = AsyncResult()
@@ -109,7 +110,7 @@ class Desk:
             value: dict[str, Any] | None = result.get(timeout=timeout)
         finally:
             self.pending.pop(req, None)
-        return value
+        return Slot.from_dict(value) if value is not None else None
 
     def ready(self, timeout: float) -> float:
         """Report ready and block until the shared start time is known; returns it (epoch seconds)."""
@@ -136,11 +137,9 @@ def install(environment: Environment, plan_path: str | None) -> None:
     if runner is None:
         return
     if not isinstance(runner, WorkerRunner):
-        if not plan_path:
+        plan = Plan.from_dict(json.loads(Path(plan_path).read_text(encoding="utf-8"))) if plan_path else None
+        if plan is None:
             log.warning("ftl-load: no --ftl-plan given; ftl-load users will find no slot")
-            plan: dict[str, Any] = {"roles": dict.fromkeys(ROLES, 0), "start_margin_s": 0}
-        else:
-            plan = json.loads(Path(plan_path).read_text(encoding="utf-8"))
         conductor = Conductor(environment, plan)
         runner.register_message(CLAIM, conductor.on_claim)
         runner.register_message(READY, conductor.on_ready)

@@ -1,5 +1,6 @@
 """The locustfile of ftl-load: the dashboard and training-worker users plus the run's coordination.
 
+Every scenario runs in the same two user classes; the plan names the scenario each dashboard tab plays.
 Run it through `ftl-load`, or by hand: `locust -f load/locustfile.py --ftl-plan plan.json ...`.
 """
 
@@ -11,9 +12,9 @@ from locust import events
 from locust.env import Environment
 
 from load.coordination import install
-from load.users import PollingDashboardUser, SseDashboardUser, TrainingWorkerUser
+from load.users import DashboardUser, TrainingWorkerUser
 
-__all__ = ["PollingDashboardUser", "SseDashboardUser", "TrainingWorkerUser"]
+__all__ = ["DashboardUser", "TrainingWorkerUser"]
 
 
 @events.init_command_line_parser.add_listener

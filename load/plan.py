@@ -1,239 +1,217 @@
-"""The workload of one ftl-load run and the plan the Locust master hands out to its users.
+"""The plan of one Locust run: a workload made concrete for one scenario, handed out by the master in slots.
 
-A `Workload` is what the user asks for (jobs, tabs, rates, simulated time); a plan is that workload made
-concrete for one mode: created jobs with their tokens, the requests each role makes, read from the spec.
+The driver builds it from the contract (every path, event name and pointer read from the spec, the chart's
+requests from `load.chart`) and writes it as JSON; the coordinator reads it back and gives each user its `Slot`.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
+from load import chart, entries, training
 from load.errors import LoadError
+from load.workload import Workload
 from spec import Contract
 
-MODES = ("polling", "sse")
 ROLES = ("tab", "trainer")
-USER_CLASSES = {"polling": "PollingDashboardUser", "sse": "SseDashboardUser", "trainer": "TrainingWorkerUser"}
-# Where a trainer hides its send time in each prediction it uploads, so a tab can time the fan-out.
-MARKER_SOURCE = ("sample_source", "ftl-load")
-MARKER_FIELD = "sample_source_id"
+USERS = {"tab": "DashboardUser", "trainer": "TrainingWorkerUser"}
+"""The locustfile's user class of each role."""
 
 
 @dataclass(frozen=True)
-class Workload:
-    """N jobs watched by M dashboard tabs each, with a training worker per job uploading predictions.
+class Route:
+    """One request a user makes: method, concrete path (with its query), its kind and operation."""
 
-    Intervals and the duration are simulated seconds; `time_scale` multiplies every one of them (and the
-    mock's heartbeat) into wall time, so 1/60 runs a simulated hour in a minute.
-    """
-
-    jobs: int = 50
-    tabs: int = 2
-    poll_interval_s: float = 30.0
-    upload_rate: float = 1.0
-    duration_s: float = 3600.0
-    time_scale: float = 1 / 60
-    batch: int = 1
-
-    def __post_init__(self) -> None:
-        if self.jobs < 1 or self.tabs < 1 or self.batch < 1:
-            raise LoadError("jobs, tabs and batch must be at least 1")
-        if self.poll_interval_s <= 0 or self.upload_rate <= 0 or self.duration_s <= 0 or self.time_scale <= 0:
-            raise LoadError("intervals, rates, duration and time scale must be positive")
-        if self.polls_per_tab < 1:
-            raise LoadError(f"duration {self.duration_s:g}s is shorter than one poll interval")
-        if self.uploads_per_job < 1:
-            raise LoadError(f"duration {self.duration_s:g}s at {self.upload_rate:g}/min gives no upload")
+    method: str
+    path: str
+    kind: str
+    operation_id: str
 
     @property
-    def upload_interval_s(self) -> float:
-        """Simulated seconds between one job's uploads (each carries `batch` predictions)."""
-        return 60.0 * self.batch / self.upload_rate
+    def name(self) -> str:
+        """Its entry in Locust's statistics: `poll: get_prediction_trends`."""
+        return entries.name(self.kind, self.operation_id)
+
+
+@dataclass(frozen=True)
+class StreamRules:
+    """What a stream reader needs from the contract: event names, the heartbeat and where the stored item sits."""
+
+    event_names: tuple[str, ...]
+    error_event: str
+    trigger_event: str
+    items_pointer: str
+    item_pointer: str
+    heartbeat_interval_ms: int
+
+    @classmethod
+    def of(cls, contract: Contract) -> StreamRules:
+        """The rules of the contract's stream."""
+        stream = contract.stream
+        return cls(
+            event_names=stream.event_names,
+            error_event=stream.error_event,
+            trigger_event=str(stream.trigger["event"]),
+            items_pointer=str(stream.trigger["items"]),
+            item_pointer=str(stream.trigger.get("item_pointer", "")),
+            heartbeat_interval_ms=stream.heartbeat_interval_ms,
+        )
+
+
+@dataclass(frozen=True)
+class CreatedJob:
+    """A job the run created: its id, the token its worker uploads with, its owner."""
+
+    job_id: str
+    job_token: str
+    user_id: str
+
+
+@dataclass(frozen=True)
+class Job:
+    """A created job with every request its users make (by key) and the template of its uploads."""
+
+    job_id: str
+    job_token: str
+    user_id: str
+    routes: Mapping[str, Route]
+    upload_body: Mapping[str, Any]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Job:
+        return cls(
+            job_id=data["job_id"],
+            job_token=data["job_token"],
+            user_id=data["user_id"],
+            routes={key: Route(**route) for key, route in data["routes"].items()},
+            upload_body=data["upload_body"],
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One Locust run: the scenario its tabs play, the workload, credentials, stream rules, the jobs, timing."""
+
+    scenario: str
+    workload: Workload
+    dashboard_headers: Mapping[str, str]
+    stream: StreamRules
+    jobs: tuple[Job, ...]
+    refetch: bool = True
+    start_margin_s: float = 0.3
+    barrier_timeout_s: float = 120.0
+    grace_s: float = 10.0
 
     @property
-    def uploads_per_job(self) -> int:
-        """Upload requests each training worker makes in the run."""
-        return math.floor(self.duration_s / self.upload_interval_s + 1e-9)
+    def roles(self) -> dict[str, int]:
+        """Users of each role: a tab per job and tab number, a trainer per job."""
+        return {"tab": self.workload.total_tabs, "trainer": self.workload.jobs}
 
     @property
-    def predictions_per_job(self) -> int:
-        """Predictions each job receives in the run."""
-        return self.uploads_per_job * self.batch
+    def users(self) -> dict[str, int]:
+        """Locust user class name -> fixed count."""
+        return {USERS[role]: count for role, count in self.roles.items()}
 
     @property
-    def polls_per_tab(self) -> int:
-        """Interval polls each polling tab makes in the run (after its mount fetch)."""
-        return math.floor(self.duration_s / self.poll_interval_s + 1e-9)
+    def run_time_s(self) -> float:
+        """The longest the Locust run may take: the schedule, the grace, the start barrier and a margin."""
+        return self.workload.wall_s + self.grace_s + self.barrier_timeout_s + 30
 
-    @property
-    def job_hours(self) -> float:
-        """Simulated job-hours of the run: the denominator of every per-job-hour figure."""
-        return self.jobs * self.duration_s / 3600.0
-
-    @property
-    def wall_s(self) -> float:
-        """Wall seconds the scheduled part of the run takes."""
-        return self.duration_s * self.time_scale
+    def slot(self, role: str, index: int) -> Slot | None:
+        """What the user holding slot `index` of `role` needs, or None when the plan has no such slot."""
+        if role not in ROLES or not 0 <= index < self.roles[role]:
+            return None
+        job, tab = divmod(index, self.workload.tabs) if role == "tab" else (index, 0)
+        return Slot(role, index, tab, self.jobs[job], replace(self, jobs=()))
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain values, derived figures included."""
-        return {
-            **asdict(self),
-            "uploads_per_job": self.uploads_per_job,
-            "predictions_per_job": self.predictions_per_job,
-            "polls_per_tab": self.polls_per_tab,
-            "job_hours": self.job_hours,
-        }
+        """Plain values for JSON (and Locust's messages)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        """The plan of `to_dict`."""
+        return cls(
+            scenario=data["scenario"],
+            workload=Workload.from_dict(data["workload"]),
+            dashboard_headers=dict(data["dashboard_headers"]),
+            stream=StreamRules(**{**data["stream"], "event_names": tuple(data["stream"]["event_names"])}),
+            jobs=tuple(Job.from_dict(job) for job in data["jobs"]),
+            refetch=bool(data["refetch"]),
+            start_margin_s=float(data["start_margin_s"]),
+            barrier_timeout_s=float(data["barrier_timeout_s"]),
+            grace_s=float(data["grace_s"]),
+        )
 
 
-def route(
-    contract: Contract, operation_id: str, kind: str, query: dict[str, str] | None = None, **path_params: str
-) -> dict[str, str]:
-    """Method, concrete path (with `query`) and Locust entry name of one operation of the spec."""
-    op = contract.operations[operation_id]
-    path = op.path
-    for name, value in path_params.items():
-        path = path.replace("{" + name + "}", quote(value, safe=""))
-    if "{" in path:
-        raise LoadError(f"{operation_id}: path {op.path} needs parameters {path_params} do not give")
-    declared = {p.name for p in op.parameters if p.location == "query"}
-    if query:
-        if not set(query) <= declared:
-            raise LoadError(f"{operation_id}: the spec declares no query parameter {sorted(set(query) - declared)}")
-        path += "?" + urlencode(query)
-    return {"method": op.method, "path": path, "name": f"{kind}: {operation_id}"}
+@dataclass(frozen=True)
+class Slot:
+    """What one user needs: its role and index, its tab number within the job, the job, and the plan (no jobs)."""
+
+    role: str
+    index: int
+    tab: int
+    job: Job
+    plan: Plan
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values for a Locust message."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Slot:
+        """The slot of `to_dict`."""
+        return cls(data["role"], data["index"], data["tab"], Job.from_dict(data["job"]), Plan.from_dict(data["plan"]))
 
 
-def stream_rules(contract: Contract) -> dict[str, Any]:
-    """What a stream reader needs from the contract: event names and where the stored item sits."""
-    stream = contract.stream
-    return {
-        "operation_id": stream.operation.operation_id,
-        "event_names": list(stream.event_names),
-        "first_event": stream.first_event,
-        "heartbeat_event": stream.heartbeat_event,
-        "heartbeat_interval_ms": stream.heartbeat_interval_ms,
-        "trigger_event": str(stream.trigger["event"]),
-        "item_pointer": str(stream.trigger.get("item_pointer", "")),
-        "items_pointer": str(stream.trigger["items"]),
-        "error_event": stream.error_event,
-    }
+def route(contract: Contract, operation_id: str, kind: str, query: Mapping[str, str], job_id: str) -> Route:
+    """One operation of the spec as a request about one job: every path parameter is the job's id."""
+    op = contract.operation(operation_id)
+    path = op.path_for(**{p.name: job_id for p in op.parameters_in("path")})
+    undeclared = sorted(set(query) - {p.name for p in op.parameters_in("query")})
+    if undeclared:
+        raise LoadError(f"{operation_id}: the spec declares no query parameter {', '.join(undeclared)}")
+    return Route(op.method, path + (f"?{urlencode(query)}" if query else ""), kind, operation_id)
 
 
-def job_routes(contract: Contract, job_id: str) -> dict[str, dict[str, str]]:
-    """Every request the roles of one job make."""
-    trigger = contract.stream.trigger
-    return {
-        # The chart's mount: a `?limit=1` existence check, then the trends (ref §13).
-        "mount_check": route(contract, "get_predictions", "mount", {"limit": "1"}, jobId=job_id),
-        "mount": route(contract, "get_prediction_trends", "mount", jobId=job_id),
-        "poll": route(contract, "get_prediction_trends", "poll", jobId=job_id),
-        "refetch": route(contract, "get_prediction_trends", "refetch", jobId=job_id),
-        "stream": route(contract, contract.stream.operation.operation_id, "stream", jobId=job_id),
-        "upload": route(contract, str(trigger["operation_id"]), "upload"),
-    }
-
-
-def upload_template(contract: Contract, job_id: str, user_id: str) -> dict[str, Any]:
-    """The trigger operation's request example, rewritten for one job: one item to copy per prediction."""
-    trigger = contract.stream.trigger
-    op = contract.operations[str(trigger["operation_id"])]
-    media = op.request_body.content["application/json"] if op.request_body else None
-    example = media.example if media else None
-    items = pointer_value(example, str(trigger["items"]))
-    if not isinstance(example, dict) or not isinstance(items, list) or not items or not isinstance(items[0], dict):
-        raise LoadError(f"{op.operation_id}: the spec has no request example with an item at {trigger['items']}")
-    item = items[0]
-    swaps = {str(example.get("job_id")): job_id, str(item.get("user_id")): user_id}
-    return substitute(replace_at(example, str(trigger["items"]), [item]), swaps)
-
-
-def replace_at(document: Any, pointer: str, value: Any) -> Any:
-    """A copy of `document` with the value at a JSON pointer (into objects) replaced."""
-    head, _, rest = pointer.lstrip("/").partition("/")
-    if not isinstance(document, dict):
-        raise LoadError(f"cannot follow {pointer!r} into a non-object")
-    return {**document, head: replace_at(document.get(head), "/" + rest, value) if rest else value}
-
-
-def substitute(value: Any, swaps: dict[str, str]) -> Any:
-    """A copy of `value` with every string equal to a key of `swaps` replaced."""
-    if isinstance(value, dict):
-        return {k: substitute(v, swaps) for k, v in value.items()}
-    if isinstance(value, list):
-        return [substitute(v, swaps) for v in value]
-    return swaps.get(value, value) if isinstance(value, str) else value
-
-
-def pointer_value(document: Any, pointer: str) -> Any:
-    """The value at a JSON pointer, or None."""
-    node = document
-    for part in pointer.split("/")[1:]:
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
+def job_routes(contract: Contract, job_id: str) -> dict[str, Route]:
+    """Every request the users of one job make: the chart's, the stream, the worker's upload."""
+    routes = {r.key: route(contract, r.operation_id, r.kind, r.query, job_id) for r in chart.REQUESTS}
+    routes[entries.STREAM] = route(contract, contract.stream.operation.operation_id, entries.STREAM, {}, job_id)
+    upload = str(contract.stream.trigger["operation_id"])
+    routes[training.KIND] = route(contract, upload, training.KIND, {}, job_id)
+    return routes
 
 
 def build_plan(
     contract: Contract,
+    scenario: str,
     workload: Workload,
-    mode: str,
-    jobs: list[dict[str, str]],
+    jobs: Sequence[CreatedJob],
     session: str,
     *,
-    start_margin_s: float = 0.3,
-    barrier_timeout_s: float = 120.0,
-    grace_s: float = 10.0,
     refetch: bool = True,
-) -> dict[str, Any]:
-    """The JSON plan for one Locust run: common settings, one entry per job, the role counts."""
-    if mode not in MODES:
-        raise LoadError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+) -> Plan:
+    """The plan of one Locust run of `scenario` over the created jobs."""
     if len(jobs) != workload.jobs:
         raise LoadError(f"plan needs {workload.jobs} jobs, got {len(jobs)}")
-    return {
-        "mode": mode,
-        "workload": workload.to_dict(),
-        "time_scale": workload.time_scale,
-        "poll_interval_s": workload.poll_interval_s,
-        "upload_interval_s": workload.upload_interval_s,
-        "uploads_per_job": workload.uploads_per_job,
-        "polls_per_tab": workload.polls_per_tab,
-        "duration_s": workload.duration_s,
-        "batch": workload.batch,
-        "refetch": refetch,
-        "start_margin_s": start_margin_s,
-        "barrier_timeout_s": barrier_timeout_s,
-        "grace_s": grace_s,
-        "dashboard_headers": {"Authorization": f"Bearer {session}"},
-        "stream": stream_rules(contract),
-        "marker": {"source": list(MARKER_SOURCE), "field": MARKER_FIELD},
-        "jobs": [
-            {
-                **job,
-                "routes": job_routes(contract, job["job_id"]),
-                "upload_body": upload_template(contract, job["job_id"], job["user_id"]),
-            }
+    return Plan(
+        scenario=scenario,
+        workload=workload,
+        dashboard_headers={"Authorization": f"Bearer {session}"},
+        stream=StreamRules.of(contract),
+        jobs=tuple(
+            Job(
+                job.job_id,
+                job.job_token,
+                job.user_id,
+                job_routes(contract, job.job_id),
+                training.template(contract, job.job_id, job.user_id),
+            )
             for job in jobs
-        ],
-        "roles": {"tab": workload.jobs * workload.tabs, "trainer": workload.jobs},
-        "tabs_per_job": workload.tabs,
-    }
-
-
-def slot(plan: dict[str, Any], role: str, index: int) -> dict[str, Any] | None:
-    """What the user holding slot `index` of `role` needs, or None when the plan has no such slot."""
-    if role not in ROLES or not 0 <= index < plan["roles"][role]:
-        return None
-    job_index, tab = divmod(index, plan["tabs_per_job"]) if role == "tab" else (index, 0)
-    common = {k: v for k, v in plan.items() if k not in ("jobs", "workload")}
-    return {**common, "role": role, "index": index, "tab": tab, "job": plan["jobs"][job_index]}
-
-
-def user_classes(mode: str, workload: Workload) -> dict[str, int]:
-    """Locust user class name -> fixed count for one mode."""
-    return {USER_CLASSES[mode]: workload.jobs * workload.tabs, USER_CLASSES["trainer"]: workload.jobs}
+        ),
+        refetch=refetch,
+    )

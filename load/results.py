@@ -1,7 +1,7 @@
 """Reading what Locust wrote: its stats JSON, entry by entry, as counts, bytes, percentiles and series.
 
-Entry names are `<kind>: <detail>` (`poll: get_prediction_trends`, `event: prediction`), set by load.plan
-and load.users; a kind groups the entries a comparison counts together.
+Entry names are `<kind>: <detail>` (`poll: get_prediction_trends`, `event: prediction`; see load.entries);
+a kind groups the entries a comparison counts together.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from load.entries import detail_of, kind_of
+
 
 @dataclass(frozen=True)
 class Entry:
     """One Locust statistics entry (a request name and type)."""
 
     name: str
-    method: str
     requests: int
     failures: int
     content_bytes: int
@@ -27,15 +28,11 @@ class Entry:
 
     @property
     def kind(self) -> str:
-        return self.name.partition(":")[0].strip()
+        return kind_of(self.name)
 
     @property
     def detail(self) -> str:
-        return self.name.partition(":")[2].strip()
-
-    def percentile(self, fraction: float) -> float | None:
-        """The response time (ms) at `fraction` (0.5 = median) of this entry's samples."""
-        return percentile(self.response_times, fraction)
+        return detail_of(self.name)
 
 
 def percentile(histogram: dict[int, int], fraction: float) -> float | None:
@@ -58,7 +55,6 @@ def read_entries(stats_json: Path) -> list[Entry]:
     return [
         Entry(
             name=str(item["name"]),
-            method=str(item["method"]),
             requests=int(item["num_requests"]),
             failures=int(item["num_failures"]),
             content_bytes=int(item.get("total_content_length") or 0),

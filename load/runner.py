@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from load.errors import LoadError
@@ -35,7 +35,6 @@ class LocustRun:
     users: dict[str, int]
     run_time_s: float
     workers: int = 0
-    extra_env: dict[str, str] = field(default_factory=dict)
     web_port: int | None = None
     web_hold_s: float = 0.0
 
@@ -148,21 +147,20 @@ def worker_command(master_port: int) -> list[str]:
     ]
 
 
-def child_env(extra: dict[str, str]) -> dict[str, str]:
+def child_env() -> dict[str, str]:
     """The environment of Locust processes: this package importable, output unbuffered."""
     path = os.environ.get("PYTHONPATH", "")
     return {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(p for p in (str(PACKAGE_ROOT), path) if p),
         "PYTHONUNBUFFERED": "1",
-        **extra,
     }
 
 
 def run_locust(run: LocustRun) -> Path:
     """Run it to the end and return the stats JSON path; LoadError when Locust fails or writes nothing."""
     run.out_dir.mkdir(parents=True, exist_ok=True)
-    env = child_env(run.extra_env)
+    env = child_env()
     master_port = free_port() if run.workers > 0 else None
     deadline = time.monotonic() + run.run_time_s + run.web_hold_s + 90
     with run.log.open("w", encoding="utf-8") as log:

@@ -1,8 +1,8 @@
 """An SSE stream held by a Locust user, reported to Locust's statistics as request entries.
 
-Entries (type `SSE`): `stream: connect` (time to response headers), `stream: first event`, `event: <name>` per
-event received (its bytes; the time since the previous event of that name), `stream: reconnect`, `stream: held`
-(how long each connection stayed open and its bytes) and failures for refused, broken or server-ended streams.
+Entries (type `SSE`, names in `load.entries`): `stream: connect` (time to response headers), `stream: first event`,
+`stream: reconnect`, `stream: held` (how long each connection stayed open and its bytes) and failures for refused,
+broken or server-ended streams; the user records `event: <name>` for each event it is handed.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import httpx
 from gevent.event import Event
 from httpx_sse import EventSource, SSEError
 
-SSE = "SSE"
+from load import entries
+from load.plan import Route
+from load.tab import Arrival
 
 
 class StreamFailure(Exception):
@@ -29,18 +31,13 @@ class Recorder(Protocol):
     """Whatever fires Locust request events for a user (and counts them)."""
 
     def record(
-        self, name: str, response_time: float, length: int = 0, exception: Exception | None = None, kind: str = SSE
+        self,
+        name: str,
+        response_time: float,
+        length: int = 0,
+        exception: Exception | None = None,
+        kind: str = entries.SSE,
     ) -> None: ...
-
-
-@dataclass(frozen=True)
-class Arrival:
-    """One event as it arrived: name, data text, bytes on the wire and the wall time it was read."""
-
-    name: str
-    data: str
-    nbytes: int
-    at: float
 
 
 @dataclass(frozen=True)
@@ -64,7 +61,7 @@ class StreamReader:
         self,
         recorder: Recorder,
         base_url: str,
-        route: Mapping[str, str],
+        route: Route,
         headers: Mapping[str, str],
         on_event: Callable[[Arrival], None],
         *,
@@ -80,9 +77,6 @@ class StreamReader:
         self.backoff = backoff
         self.connected = Event()
         self.stopping = False
-        self.connections = 0
-        self.received = 0
-        self.gave_up = False
         self._greenlet: gevent.Greenlet | None = None
 
     def start(self) -> StreamReader:
@@ -119,12 +113,11 @@ class StreamReader:
                 if self.stopping:
                     return
             if attempt >= self.backoff.retries:
-                self.gave_up = True
-                self.recorder.record("stream: gave up", 0, exception=StreamFailure("no connection after retries"))
+                self.recorder.record(entries.GAVE_UP, 0, exception=StreamFailure("no connection after retries"))
                 return
             gevent.sleep(self.backoff.delay(attempt))
             attempt += 1
-            self.recorder.record("stream: reconnect", self.backoff.delay(attempt - 1) * 1000)
+            self.recorder.record(entries.RECONNECT, self.backoff.delay(attempt - 1) * 1000)
 
     def _hold(self) -> None:
         """One connection: record its setup, dispatch its events, record how it ended; raise if it broke."""
@@ -134,16 +127,15 @@ class StreamReader:
         verify = self.base_url.startswith("https:")
         with (
             httpx.Client(base_url=self.base_url, timeout=timeout, verify=verify) as client,
-            client.stream(self.route["method"], self.route["path"], headers=self.headers) as response,
+            client.stream(self.route.method, self.route.path, headers=self.headers) as response,
         ):
             connect_ms = (time.perf_counter() - started) * 1000
             if response.status_code != 200:
                 body = response.read()
                 refused = StreamFailure(f"HTTP {response.status_code}: {body[:200].decode(errors='replace')}")
-                self.recorder.record("stream: connect", connect_ms, len(body), refused)
+                self.recorder.record(entries.CONNECT, connect_ms, len(body), refused)
                 raise refused
-            self.connections += 1
-            self.recorder.record("stream: connect", connect_ms)
+            self.recorder.record(entries.CONNECT, connect_ms)
             self._read(response, started)
 
     def _read(self, response: httpx.Response, started: float) -> None:
@@ -159,9 +151,8 @@ class StreamReader:
                 held += nbytes
                 if first:
                     first = False
-                    self.recorder.record("stream: first event", (time.perf_counter() - started) * 1000)
+                    self.recorder.record(entries.FIRST_EVENT, (time.perf_counter() - started) * 1000)
                     self.connected.set()
-                self.received += 1
                 self.on_event(Arrival(event.event, event.data, nbytes, now))
                 if self.stopping:
                     return
@@ -169,7 +160,7 @@ class StreamReader:
             broken = StreamFailure(f"stream broke: {type(exc).__name__}: {exc}")
         finally:
             ended = None if self.stopping or broken else StreamFailure("server ended the stream")
-            self.recorder.record("stream: held", (time.perf_counter() - opened) * 1000, held, broken or ended)
+            self.recorder.record(entries.HELD, (time.perf_counter() - opened) * 1000, held, broken or ended)
         if broken is not None:
             raise broken
 
@@ -180,17 +171,3 @@ def decode(data: str) -> Any:
         return json.loads(data)
     except ValueError:
         return None
-
-
-def pointer_get(document: Any, pointer: str) -> Any:
-    """The value at a JSON pointer, or None when the path is missing."""
-    node = document
-    for part in pointer.split("/")[1:]:
-        key = part.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, Mapping) and key in node:
-            node = node[key]
-        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
-            node = node[int(key)]
-        else:
-            return None
-    return node

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,12 @@ import psutil
 
 from cmdline import unreachable
 from load.errors import LoadError
-from load.plan import route
+from load.plan import CreatedJob
 from mockserver import process
 from mockserver.process import MockProcess
 from spec import Contract
+
+CREATE_JOB = "create_job"
 
 
 @dataclass
@@ -32,7 +34,6 @@ class Target:
     session: str
     pid: int | None = None
     mock: MockProcess | None = None
-    banner: list[str] = field(default_factory=list)
     request_timeout: float = 30.0
 
     @property
@@ -83,26 +84,25 @@ class Target:
             self.mock.stop()
 
 
-def start_mock(time_scale: float, log_path: Path, extra_args: tuple[str, ...] = ()) -> Target:
+def start_mock(time_scale: float, log_path: Path) -> Target:
     """Start `python -m mockserver --port 0 --time-scale S` and read its banner for url and credentials."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     pythonpath = os.pathsep.join(filter(None, [str(process.ROOT), os.environ.get("PYTHONPATH")]))
     try:
         # Its output after the banner goes to a log file; the launcher keeps reading, so the pipe never fills.
-        mock = process.start(
-            "--time-scale", repr(time_scale), *extra_args, env={"PYTHONPATH": pythonpath}, log=log_path
-        )
+        mock = process.start("--time-scale", repr(time_scale), env={"PYTHONPATH": pythonpath}, log=log_path)
     except process.LaunchError as exc:
         raise LoadError(str(exc)) from None
     if mock.api_key is None or mock.jwt is None:
         mock.stop()
         raise LoadError(f"ftl-mock did not start: its banner has no demo api key or jwt: {' | '.join(mock.banner)}")
-    return Target(mock.url, mock.api_key, mock.jwt, mock.pid, mock, mock.banner)
+    return Target(mock.url, mock.api_key, mock.jwt, mock.pid, mock)
 
 
-def create_jobs(target: Target, contract: Contract, prefix: str, count: int) -> list[dict[str, str]]:
+def create_jobs(target: Target, contract: Contract, prefix: str, count: int) -> list[CreatedJob]:
     """Create `count` running jobs through `create_job`; their ids, job tokens and owner."""
-    create = route(contract, "create_job", "setup")
+    create = contract.operation(CREATE_JOB)
+    path = create.path_for()
     scheme = contract.security_schemes["apiKey"]
     headers = {str(scheme["name"]): target.api_key}
     jobs = []
@@ -111,15 +111,15 @@ def create_jobs(target: Target, contract: Contract, prefix: str, count: int) -> 
             job_id = f"{prefix}-{n:04d}"
             body = {"job_id": job_id, "status": "running", "model_name": "ftl-load"}
             try:
-                response = client.request(create["method"], create["path"], json=body, headers=headers)
+                response = client.request(create.method, path, json=body, headers=headers)
             except httpx.HTTPError as exc:
                 raise LoadError(
-                    f"create_job {job_id}: {unreachable(target.url, exc, target.request_timeout)}"
+                    f"{CREATE_JOB} {job_id}: {unreachable(target.url, exc, target.request_timeout)}"
                 ) from None
             data = _json(response)
-            if response.status_code != contract.operations["create_job"].success_status or "job_token" not in data:
-                raise LoadError(f"create_job {job_id}: HTTP {response.status_code} {response.text[:200]}")
-            jobs.append({"job_id": job_id, "job_token": str(data["job_token"]), "user_id": str(data["user_id"])})
+            if response.status_code != create.success_status or "job_token" not in data:
+                raise LoadError(f"{CREATE_JOB} {job_id}: HTTP {response.status_code} {response.text[:200]}")
+            jobs.append(CreatedJob(job_id, str(data["job_token"]), str(data["user_id"])))
     return jobs
 
 

@@ -1,7 +1,8 @@
 """The FineTune Lab training API contract, loaded, validated and indexed once.
 
 `spec.load()` returns a `Contract`: operations by operationId and route, compiled validators,
-security requirements and the SSE stream's event schemas and rules.
+security requirements and the SSE stream's event schemas and rules; `Operation.path_for(**params)` fills
+a path. `spec.pointers` is the JSON-pointer module every package uses.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from spec._contract import (
     StreamContract,
     coerce,
 )
-from spec._errors import SpecError
+from spec._errors import PointerError, SpecError
 from spec._loader import BUNDLED_SPEC, load
 from spec._schema import Schema, Violation
 
@@ -29,6 +30,7 @@ __all__ = [
     "MediaType",
     "Operation",
     "Parameter",
+    "PointerError",
     "RequestBody",
     "Response",
     "Schema",

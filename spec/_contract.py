@@ -12,12 +12,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
+from urllib.parse import quote
 
-from spec._document import escape, operations
+from spec._document import operations
 from spec._errors import SpecError
 from spec._schema import Schema, Violation
+from spec.pointers import join
 
 JSON = "application/json"
+PATH_TEMPLATE = re.compile(r"\{([^}]+)\}")
 BAD_INPUT_STATUS = 400  # the platform answers invalid input with 400 on every route
 
 
@@ -153,7 +156,22 @@ class Operation:
     @property
     def pointer(self) -> str:
         """JSON pointer of the operation in the document."""
-        return f"/paths/{escape(self.path)}/{self.method.lower()}"
+        return join("paths", self.path, self.method.lower())
+
+    def path_for(self, **params: str | int) -> str:
+        """The path with each template parameter filled in, URL-quoted: `path_for(jobId="job 1")`.
+
+        A SpecError names a template parameter that has no value (or an empty one) and a name the path has none of.
+        """
+        names = PATH_TEMPLATE.findall(self.path)
+        missing = [name for name in names if str(params.get(name, "")) == ""]
+        unknown = sorted(name for name in params if name not in names)
+        if missing or unknown:
+            problems = [f"no value for {', '.join(missing)}"] if missing else []
+            problems += [f"no path parameter {', '.join(unknown)}"] if unknown else []
+            takes = f"it takes {', '.join(names)}" if names else "it takes none"
+            raise SpecError(self.pointer, "path-parameters", f"{self.operation_id}: {'; '.join(problems)} ({takes})")
+        return PATH_TEMPLATE.sub(lambda found: quote(str(params[found.group(1)]), safe=""), self.path)
 
     @property
     def pagination(self) -> Mapping[str, str] | None:

@@ -15,17 +15,9 @@ import yaml
 
 from spec._errors import SpecError
 from spec._schema import Schema
+from spec.pointers import MISSING, PointerError, get, join
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace", "query")
-
-
-def escape(token: str) -> str:
-    """Escape one JSON pointer token (RFC 6901)."""
-    return token.replace("~", "~0").replace("/", "~1")
-
-
-def _unescape(token: str) -> str:
-    return token.replace("~1", "/").replace("~0", "~")
 
 
 def read(path: Path) -> dict[str, Any]:
@@ -56,7 +48,7 @@ def check_openapi(document: dict[str, Any]) -> None:
 
     for error in OpenAPIV32SpecValidator(document).iter_errors():
         path = getattr(error, "path", None) or getattr(error, "absolute_path", [])
-        pointer = "/" + "/".join(escape(str(p)) for p in path) if path else ""
+        pointer = join(*path)
         raise SpecError(pointer, "openapi-3.2", str(getattr(error, "message", error)))
 
 
@@ -64,15 +56,12 @@ def resolve_pointer(document: Any, ref: str, where: str) -> Any:
     """The value a local `$ref` points at, or a SpecError naming the reference."""
     if not ref.startswith("#"):
         raise SpecError(where, "$ref", f"only local references are supported, got {ref!r}")
-    node = document
-    for token in (t for t in ref[1:].split("/") if t):
-        key = _unescape(token)
-        if isinstance(node, dict) and key in node:
-            node = node[key]
-        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
-            node = node[int(key)]
-        else:
-            raise SpecError(where, "$ref", f"{ref} does not resolve")
+    try:
+        node = get(document, ref[1:])
+    except PointerError:
+        node = MISSING
+    if node is MISSING:
+        raise SpecError(where, "$ref", f"{ref} does not resolve")
     return node
 
 
@@ -90,11 +79,11 @@ def dereference(document: dict[str, Any]) -> dict[str, Any]:
                     target = resolve_pointer(document, ref, where)
                     done[ref] = walk(target, ref[1:], (*stack, ref))
                 resolved = done[ref]
-                siblings = {k: walk(v, f"{where}/{escape(k)}", stack) for k, v in node.items() if k != "$ref"}
+                siblings = {k: walk(v, where + join(k), stack) for k, v in node.items() if k != "$ref"}
                 if siblings and isinstance(resolved, dict):
                     return {**resolved, **siblings}
                 return resolved
-            return {k: walk(v, f"{where}/{escape(str(k))}", stack) for k, v in node.items()}
+            return {k: walk(v, where + join(k), stack) for k, v in node.items()}
         if isinstance(node, list):
             return [walk(v, f"{where}/{i}", stack) for i, v in enumerate(node)]
         return node
@@ -117,7 +106,7 @@ def check_operation_ids(document: dict[str, Any]) -> None:
     """Every operation has a unique operationId."""
     seen: dict[str, str] = {}
     for method, path, op in operations(document):
-        pointer = f"/paths/{escape(path)}/{method}"
+        pointer = join("paths", path, method)
         op_id = op.get("operationId")
         if not op_id:
             raise SpecError(pointer, "operationId", "every operation must have an operationId")
@@ -137,11 +126,11 @@ def _examples_of(node: Any, where: str) -> Iterator[tuple[str, Any, Any]]:
         if schema is not None and isinstance(node.get("examples"), dict):
             for name, ex in node["examples"].items():
                 if isinstance(ex, dict) and "value" in ex:
-                    yield f"{where}/examples/{escape(name)}/value", schema, ex["value"]
+                    yield where + join("examples", name, "value"), schema, ex["value"]
         for key, value in node.items():
             if key in ("example", "examples", "schema"):
                 continue
-            yield from _examples_of(value, f"{where}/{escape(str(key))}")
+            yield from _examples_of(value, where + join(key))
     elif isinstance(node, list):
         for i, value in enumerate(node):
             yield from _examples_of(value, f"{where}/{i}")
@@ -158,7 +147,7 @@ def _schema_examples(schema: Any, where: str) -> Iterator[tuple[str, Any, Any]]:
     if "example" in schema:
         yield f"{where}/example", {k: v for k, v in schema.items() if k != "example"}, schema["example"]
     for name, sub in (schema.get("properties") or {}).items():
-        yield from _schema_examples(sub, f"{where}/properties/{escape(name)}")
+        yield from _schema_examples(sub, where + join("properties", name))
     for key in _SUBSCHEMA_LISTS:
         for i, sub in enumerate(schema.get(key) or []):
             yield from _schema_examples(sub, f"{where}/{key}/{i}")
@@ -180,7 +169,7 @@ def check_examples(resolved: dict[str, Any]) -> int:
             raise SpecError(pointer, "example", f"does not match its schema: {violation}")
     schemas = resolved.get("components", {}).get("schemas", {})
     for name, schema in schemas.items():
-        for pointer, sub, value in _schema_examples(schema, f"/components/schemas/{escape(name)}"):
+        for pointer, sub, value in _schema_examples(schema, join("components", "schemas", name)):
             count += 1
             for violation in Schema(sub).violations(value):
                 raise SpecError(pointer, "example", f"does not match its schema: {violation}")

@@ -217,3 +217,30 @@ def test_mockserver_imports_only_at_module_level() -> None:
             if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in top:
                 misplaced.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not misplaced, "imports below module level: " + ", ".join(misplaced)
+
+
+# Packages whose imports are all at the top of their modules (an import inside a function hides a loop).
+NO_FUNCTION_IMPORTS = ("load",)
+
+
+def function_imports(path: Path) -> Iterator[str]:
+    """`file:line in name()` of every import statement inside a function of the module at `path`."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    file = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    for function in ast.walk(tree):
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            for node in ast.walk(function):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    yield f"{file}:{node.lineno} in {function.name}()"
+
+
+def test_the_function_import_reader_sees_one(tmp_path: Path) -> None:
+    module = tmp_path / "late.py"
+    module.write_text("import os\n\n\ndef late():\n    import json\n")
+    assert list(function_imports(module)) == [f"{module}:5 in late()"]
+
+
+@pytest.mark.parametrize("package", NO_FUNCTION_IMPORTS)
+def test_no_import_inside_a_function(package: str) -> None:
+    found = [hit for name, path in modules().items() if name.split(".")[0] == package for hit in function_imports(path)]
+    assert not found, "imports inside functions:\n" + "\n".join(found)

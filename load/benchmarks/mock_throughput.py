@@ -24,6 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from mockserver import process
 from mockserver.process import MockProcess
@@ -49,12 +54,6 @@ def cpu_model() -> str:
 
 def serve_bare(body_file: Path, encode: bool) -> None:
     """Serve the body of `body_file` on the predictions path: pre-encoded bytes, or JSON encoded per request."""
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response
-    from starlette.routing import Route
-
     raw = body_file.read_bytes()
     payload = json.loads(raw)
 

@@ -30,9 +30,20 @@ from typing import Any
 
 import httpx
 import psutil
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
 
+import spec
 from mockserver import process as launcher
 from mockserver.process import MockProcess
+
+try:
+    import uvloop
+except ImportError:  # uvicorn[standard] brings it on every platform but Windows
+    uvloop = None  # type: ignore[assignment]
 
 START_TIMEOUT_S = 60.0
 OPEN_TIMEOUT_S = 180.0
@@ -59,12 +70,6 @@ def raise_fd_limit() -> int:
 
 def serve_bare(heartbeat_s: float) -> None:
     """A bare Starlette app: StreamingResponse per stream, one asyncio.Queue each, a plain broadcast."""
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response, StreamingResponse
-    from starlette.routing import Route
-
     queues: set[asyncio.Queue[bytes]] = set()
     published = [0]
 
@@ -157,13 +162,11 @@ def _report_errors(line: str) -> None:
 
 def start_mock(time_scale: float) -> Target:
     """ftl-mock on a free port with the bundled demo data."""
-    import spec
-
     server = launcher.start("--time-scale", str(time_scale), timeout=START_TIMEOUT_S, on_line=_report_errors)
     assert server.api_key is not None
     assert server.job_id is not None
     stream = spec.load().stream
-    path = stream.operation.path.replace("{jobId}", server.job_id)
+    path = stream.operation.path_for(jobId=server.job_id)
     return Target("ftl-mock", server, path, {"X-API-Key": server.api_key, "Accept": "text/event-stream"})
 
 
@@ -183,17 +186,15 @@ class Uploader:
         self.target = target
         self.client = httpx.Client(timeout=30)
         if target.name == "ftl-mock":
-            import spec
-
             contract = spec.load()
             values = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in target.banner)}
             token, _, rest = values["job token"].partition(" ")
             self.job = rest.strip("()").split()[-1]
             self.token = token
-            self.path = contract.operation(str(contract.stream.trigger["operation_id"])).path
+            self.path = contract.operation(str(contract.stream.trigger["operation_id"])).path_for()
             key = values["api key"]
             listing = contract.operation(str(contract.stream.counter["rest"]["operation_id"]))
-            url = target.url + listing.path.replace("{jobId}", self.job)
+            url = target.url + listing.path_for(jobId=self.job)
             self.total = int(
                 self.client.get(url, headers={"X-API-Key": key}, params={"limit": 1}).json()["total_count"]
             )
@@ -269,9 +270,7 @@ def client_main(conn: Connection, local_ip: str) -> None:
     """A client process: opens, holds and closes streams on command from the coordinator."""
     raise_fd_limit()
     gc.disable()
-    with contextlib.suppress(ImportError):
-        import uvloop
-
+    if uvloop is not None:
         uvloop.install()
     asyncio.run(_client(conn, local_ip))
 
@@ -549,8 +548,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.serve_bare is not None:
         serve_bare(args.serve_bare)
         return 0
-    import spec
-
     heartbeat_ms = spec.load().stream.heartbeat_interval_ms
     limit = raise_fd_limit()
     if limit < args.streams + 1000:

@@ -1,0 +1,37 @@
+"""The chart since SSE (reference §3.2): one stream per tab, and a trends refetch on every prediction event."""
+
+from __future__ import annotations
+
+from load import chart
+from load.tab import Arrival, Tab
+from load.workload import Workload
+
+
+class RefetchOnEvent(Tab):
+    """Mounts the chart and holds the job's stream; each prediction event makes it refetch the trends."""
+
+    name = "sse"
+    title = "SSE"
+    line = "SSE: stream connects + refetch per event"
+    color = "#1f77b4"
+
+    def prepare(self) -> None:
+        super().prepare()
+        self.page.open_stream()
+
+    def on_event(self, arrival: Arrival) -> None:
+        if arrival.name == self.plan.stream.trigger_event and self.plan.refetch:
+            self.page.in_background(self.page.fetch, chart.REFETCH)
+
+    def play(self, start_at: float) -> None:
+        # Open for the whole schedule, then (within the grace) until the job's last prediction has arrived.
+        end = self.workload.wall(start_at, self.workload.duration_s)
+        self.page.sleep_until(end)
+        self.page.wait_for_predictions(until=end + self.plan.grace_s)
+
+    @classmethod
+    def expected(cls, workload: Workload) -> dict[str, float]:
+        return {
+            "stream_connections": workload.total_tabs,
+            "refetches": workload.predictions_per_job * workload.total_tabs,
+        }
