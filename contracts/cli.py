@@ -20,6 +20,7 @@ from rich.console import Console
 from contracts.errors import GateError
 from contracts.gate import GateRun, run_gate
 from contracts.progress import NullProgress, Progress, RichProgress
+from contracts.provisioning import EXISTING_KINDS
 from contracts.reports import print_summary, write_junit, write_markdown
 from contracts.settings import DEFAULT_MAX_EXAMPLES, EMBEDDED_TIME_SCALE, GateSettings
 from spec.flags import Flag, FlagError, add_arguments, boolean, positive_float, positive_int, resolve
@@ -53,6 +54,25 @@ def _url(text: str) -> str:
 
 def _names(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _existing(text: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in _names(text):
+        kind, sep, value = item.partition("=")
+        if not sep or not value.strip() or kind.strip() not in EXISTING_KINDS:
+            raise ValueError(f"expected KIND=ID with KIND one of {', '.join(EXISTING_KINDS)}, got {item!r}")
+        pairs.append((kind.strip(), value.strip()))
+    return tuple(pairs)
+
+
+def _declared(text: str) -> str:
+    if text not in DECLARED_CHOICES:
+        raise ValueError(f"must be one of {', '.join(DECLARED_CHOICES)}, got {text!r}")
+    return text
+
+
+DECLARED_CHOICES = ("allow", "fail")
 
 
 DEFAULTS = GateSettings()
@@ -89,6 +109,21 @@ FLAGS: tuple[Flag, ...] = (
     _flag("live", boolean, "create a job and upload predictions while its stream is open", "on", kind="switch"),
     _flag("stream-job", str, "job whose stream is read when the gate cannot create one", "none; the demo job"),
     _flag("request-timeout", positive_float, "seconds per request", str(DEFAULTS.request_timeout)),
+    _flag(
+        "existing",
+        _existing,
+        "ids of existing resources to use where the gate cannot create its own "
+        f"(KIND=ID; KIND: {', '.join(EXISTING_KINDS)}; a job's token is --job-token)",
+        "none; the gate creates them",
+        kind="list",
+    ),
+    _flag(
+        "declared-server-errors",
+        _declared,
+        "a 5xx the contract declares for a documented condition (503 without a training server): "
+        "allow reports and counts it, fail makes it a not_a_server_error failure",
+        DEFAULTS.declared_server_errors,
+    ),
     _flag("quiet", boolean, "no live progress and no summary table, only the last line", "off", kind="switch"),
 )
 
@@ -113,6 +148,8 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> GateSetti
     except FlagError as exc:
         raise UsageError(str(exc)) from None
     assert set(values) <= {field.name for field in fields(GateSettings)}
+    if "existing" in values:
+        values["existing"] = dict(values["existing"])
     return GateSettings(**values)
 
 

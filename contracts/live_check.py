@@ -45,6 +45,8 @@ class StreamOptions:
     live: bool = True
     stream_job: str | None = None
     request_timeout: float = 10.0
+    # How long one read of the open stream may wait (Timing.read_timeout); at least the request timeout.
+    read_timeout: float | None = None
 
     def window(self, stream: StreamContract) -> float:
         """How long the stream is read: the given bound, or long enough for two heartbeat gaps."""
@@ -91,7 +93,8 @@ class LiveCheck:
         self.progress.finish(PART)
 
     async def _run(self) -> None:
-        timeout = httpx.Timeout(self.options.request_timeout)
+        read = max(self.options.request_timeout, self.options.read_timeout or 0.0)
+        timeout = httpx.Timeout(self.options.request_timeout, read=read)
         async with httpx.AsyncClient(timeout=timeout) as client:
             self.progress.update(PART, "creating a job")
             job = await self._job(client)
@@ -251,6 +254,11 @@ class LiveCheck:
         session = self._session(client, job.job_id, headers, max_events=self.options.max_events, seconds=budget)
         reader = asyncio.ensure_future(session.run())
         await session.wait_for(lambda frames: bool(frames), self.options.delivery_bound)
+        ready = self.stream.rules.get("delivered_after")
+        if uploads and ready:
+            # Items stored before the server's subscription is active are lost by contract; wait for its sign.
+            allowed = self.options.timing.heartbeat_allowed(self.stream)
+            await session.wait_for(lambda frames: any(f.event == ready for f in frames), allowed)
         if uploads and session.capture.status and 200 <= session.capture.status < 300:
             session.capture.counter_baseline = await self._rest_count(client, job.job_id)
             for items in uploads:

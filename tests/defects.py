@@ -8,16 +8,13 @@ under uvicorn on a free loopback port. Names, statuses and events come from the 
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-import uvicorn
 from conftest import ALICE_KEY
+from servers import ThreadServer
 
 import spec
 from mockserver.app import create_app
@@ -317,31 +314,8 @@ def _stream_rewriter(send: Send, rewrite: Callable[[str, Any], list[tuple[str, A
 # --- serving ---------------------------------------------------------------------------------
 
 
-class DefectServer:
+class DefectServer(ThreadServer):
     """The mock app with one defect (or none), under uvicorn in a thread on a free loopback port."""
 
     def __init__(self, defect: Defect | None, *, time_scale: float) -> None:
-        app = create_app(Settings(time_scale=time_scale, port=0))
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        config = uvicorn.Config(
-            DefectMiddleware(app, defect), log_level="warning", lifespan="on", timeout_graceful_shutdown=1
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> DefectServer:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the defect server did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
+        super().__init__(DefectMiddleware(create_app(Settings(time_scale=time_scale, port=0)), defect))
