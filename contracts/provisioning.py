@@ -52,8 +52,17 @@ KINDS: tuple[Kind, ...] = (
 BY_NAME = {kind.name: kind for kind in KINDS}
 # Operations that fill a new job with data (each sent its spec example with the job's token):
 # predictions (three, over two epochs, so epochs and trends have something to aggregate), a metric, logs.
-JOB_FILLERS = ("create_predictions", "record_metric", "append_logs")
+# Each is sent its spec example once per variant (request-body pointer -> value): at least two rows each,
+# so that a paginated read has something to page.
+JOB_FILLERS: Mapping[str, tuple[Mapping[str, Any], ...]] = {
+    "create_predictions": ({},),
+    "record_metric": ({"/step": 1}, {"/step": 2}),
+    "append_logs": ({},),
+}
 PREDICTION_ROWS = ((1, 0), (1, 1), (2, 0))  # (epoch, sample_index) of each uploaded prediction
+# Operations that take a job out of `running` (or need it out): they work on a spare job, so that the
+# operations that need a running job (update_job_params) still reach success whatever the order.
+SPARE_USERS = ("update_job_status", "control_job", "resume_job")
 # A body property that names the job's owner: the platform stores items under their own `user_id` (§2.5).
 OWNER_FIELD, OWNER_DICTIONARY, OWNER_VALUE = "user_id", "job_user", "job.user_id"
 # Request-body pointers of the batch run's sources (§10.2): one of them is required.
@@ -113,7 +122,8 @@ def bindings(contract: Contract) -> dict[str, dict[str, str]]:
     From the links of each creator: a parameter filled from the creator's id names that resource.
     A name that only ever names one resource (`jobId`, `job_id`) names it wherever it appears, at any
     depth of a body. DELETE operations get a spare resource of their own, so a delete cannot take
-    the one the other operations read away in the middle of the run.
+    the one the other operations read away in the middle of the run; so do the operations that change
+    a job's state (`SPARE_USERS`).
     """
     linked: dict[str, dict[str, str]] = {}
     names: dict[str, set[str]] = {}
@@ -149,7 +159,7 @@ def bindings(contract: Contract) -> dict[str, dict[str, str]]:
                 elif name == OWNER_FIELD and "job" in unique.values():
                     keys.setdefault(f"body.{path}", OWNER_DICTIONARY)
         if keys:
-            spare = operation.method == "DELETE"
+            spare = operation.method == "DELETE" or operation.operation_id in SPARE_USERS
             found[operation.operation_id] = {key: value + (SPARE if spare else "") for key, value in keys.items()}
     return found
 
@@ -319,16 +329,20 @@ class Provisioner:
                 if isinstance(value, str) and own:
                     mapping[value] = own
         problems = []
-        for operation_id in JOB_FILLERS:
+        for operation_id, variants in JOB_FILLERS.items():
             operation = self.contract.operation(operation_id)
-            body = substituted(request_example(operation), mapping)
+            example = substituted(request_example(operation), mapping)
             if operation_id == self.contract.stream.trigger.get("operation_id"):
-                body = self._rows(body, str(self.contract.stream.trigger["items"]))
+                example = self._rows(example, str(self.contract.stream.trigger["items"]))
             headers = self.auth.headers_for(operation, job_values=[job_id]) or {}
-            path = _path(operation, job_id)
-            response = self.send(client, operation, headers=headers, body=body, path=path)
-            if response is None or not 200 <= response.status_code < 300:
-                problems.append(f"{operation_id} answered {response.status_code if response else 'nothing'}")
+            for variant in variants:
+                body = example
+                for pointer, value in variant.items():
+                    body = replaced(body, pointer, value)
+                response = self.send(client, operation, headers=headers, body=body, path=_path(operation, job_id))
+                if response is None or not 200 <= response.status_code < 300:
+                    problems.append(f"{operation_id} answered {response.status_code if response else 'nothing'}")
+                    break
         if problems:
             self.resources.missing["job data"] = "; ".join(problems)
 

@@ -127,7 +127,7 @@ def _print_probes(console: Console, probes: list[ProbeOutcome], *, strict: bool)
                 f"{escape(outcome.detail)}: {STALE}",
                 soft_wrap=True,
             )
-            if outcome.curl:
+            if outcome.curl and strict:
                 console.print(_indent("$ " + outcome.curl), style="cyan", soft_wrap=True, markup=False, highlight=False)
     reasons: dict[str, list[str]] = defaultdict(list)
     for outcome in probes:

@@ -15,10 +15,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
 import schemathesis
 from requests.structures import CaseInsensitiveDict
 from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.config import SchemathesisConfig
+from schemathesis.core.transport import is_event_stream
 from schemathesis.engine import Status, events, from_schema
 from schemathesis.engine.recorder import Interaction, ScenarioRecorder
 from schemathesis.generation import GenerationMode
@@ -46,6 +48,8 @@ EXCERPT = 600
 # Schemathesis validates each stream request's first message only; the stream checks read it over time.
 STREAM_EVENTS_PER_REQUEST = 1
 REQUEST_ERROR_CHECK = "request_error"
+FIRST_CHUNK = 64 * 1024
+STREAM_CONTRACT = "x-stream-contract"
 # A server error is never a rejection of invalid input: only 4xx answers count as one.
 REJECTION_STATUSES = ["4xx"]
 SERVER_ERROR_ALLOWED = ["2xx", "3xx", "4xx"]
@@ -339,6 +343,38 @@ class Runner:
                     or APPLIES[check].reason
                 )
                 results.skipped(operation, check, reason)
+
+
+@schemathesis.hook("before_call")
+def bound_streams(context: HookContext, case: Case, kwargs: dict[str, Any]) -> None:
+    """For an operation with `x-stream-contract`, read a success that is no event stream only to its first chunk.
+
+    Schemathesis offers this hook only globally; it acts on stream operations alone.
+    """
+    if STREAM_CONTRACT in case.operation.definition.raw:
+        # Extra call arguments reach `requests`: its response hook runs before the body is read.
+        kwargs["hooks"] = {"response": [_first_chunk_only]}
+
+
+def _first_chunk_only(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+    """Read a success of the stream operation that is not an event stream as far as its first chunk.
+
+    Schemathesis bounds the read of an event stream, but reads any other body to its end, and a stream
+    served with the wrong media type never ends. The contract says this answer never ends whatever its
+    type, so its first chunk is all a check needs (`stream_content_type` judges the type itself).
+    """
+    if not 200 <= response.status_code < 300 or is_event_stream(response.headers.get("Content-Type")):
+        return response
+    if getattr(response, "_content", False) is not False:
+        return response
+    try:
+        first = response.raw.read1(FIRST_CHUNK, decode_content=True) if response.raw is not None else b""
+    except Exception:  # a broken read is the body's end here; the checks judge what arrived
+        first = b""
+    response._content = first
+    response._content_consumed = True
+    response.close()
+    return response
 
 
 def _pointer(path: Iterable[Any]) -> str:
