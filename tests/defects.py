@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from conftest import ALICE_KEY
-from servers import ThreadServer
+from servers import ProcessServer
 
 import spec
 from mockserver.app import create_app
@@ -164,6 +164,7 @@ def _subject_pointer(event: str) -> str:
 
 STREAM_OP = (STREAM.operation.operation_id,)
 COUNTED = str(STREAM.counter["event"])
+
 
 def _server_error(scope: Scope, operation: Operation) -> Reply:
     return 500, JSON_HEADERS, b'{"error":"Internal server error"}'
@@ -346,8 +347,8 @@ def _stream_rewriter(send: Send, rewrite: Callable[[str, Any], list[tuple[str, A
 # --- serving ---------------------------------------------------------------------------------
 
 
-class DefectServer(ThreadServer):
-    """The mock app with some defects (or none), under uvicorn in a thread on a free loopback port."""
+class DefectServer(ProcessServer):
+    """The mock app with some defects (or none), under uvicorn in a child process on a free loopback port."""
 
     def __init__(self, defects: Defect | Iterable[Defect] | None, *, time_scale: float) -> None:
-        super().__init__(DefectMiddleware(create_app(Settings(time_scale=time_scale, port=0)), defects))
+        super().__init__(lambda: DefectMiddleware(create_app(Settings(time_scale=time_scale, port=0)), defects))

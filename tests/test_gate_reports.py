@@ -99,9 +99,13 @@ def test_markdown_lists_failures_with_curl_known_divergences_and_skips() -> None
     assert "**FAILED**" in text
     assert "### `list_jobs` · `response_schema_conformance`" in text
     assert f"```sh\n{CURL}\n```" in text
-    assert "| `get_logs` | `negative_data_rejection` | `logs-limit` | 1 | no bounds on limit | limit >= 1 | §5.2 |" in text
+    assert (
+        "| `get_logs` | `negative_data_rejection` | `logs-limit` | 1 | no bounds on limit | limit >= 1 | §5.2 |" in text
+    )
     assert "| `stream_predictions` | `stream_counter` | no prediction event arrived |" in text
-    assert "| `old-quirk` | `list_jobs` | not reproduced | answered HTTP 400: fixed upstream? remove the entry |" in text
+    assert (
+        "| `old-quirk` | `list_jobs` | not reproduced | answered HTTP 400: fixed upstream? remove the entry |" in text
+    )
     assert "| `get_errors` | 503 | 4 | no training server is attached |" in text
     assert "| `list_jobs` | 3 | 1 | 1 | 0 | 0 | `response_schema_conformance` |" in text
 
