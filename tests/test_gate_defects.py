@@ -62,3 +62,11 @@ def test_default_full_run_catches_every_defect(group: int, tmp_path: Path) -> No
     assert code == 1
     missed = [d.name for d in defects if (d.operations[0], d.check) not in failed]
     assert missed == [], failed
+
+
+def test_a_server_error_is_never_a_rejection_of_invalid_input(tmp_path: Path) -> None:
+    defect = next(defect for defect in DEFECTS if defect.name == "invalid_input_500")
+    with DefectServer(defect, time_scale=TIME_SCALE) as server:
+        code, failed = run_gate(server.url, tmp_path, "--include", ",".join(defect.operations))
+    assert code == 1
+    assert {"not_a_server_error", "negative_data_rejection"} <= {check for _, check in failed}
