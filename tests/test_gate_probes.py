@@ -43,7 +43,8 @@ def provisioned(url: str, credentials: Credentials) -> tuple[Authenticator, Reso
 
 def probe(url: str, entries: list[Divergence], credentials: Credentials, selected: list[str] | None = None) -> dict:
     auth, resources = provisioned(url, credentials)
-    outcomes = Prober(CONTRACT, auth, url, resources, Results()).run(entries, selected or [e.operation for e in entries])
+    chosen = selected or [entry.operation for entry in entries]
+    outcomes = Prober(CONTRACT, auth, url, resources, Results()).run(entries, chosen)
     return {outcome.divergence.id: outcome for outcome in outcomes}
 
 
