@@ -166,15 +166,15 @@ class Divergence:
 
     @property
     def summary(self) -> str:
-        """What the entry excuses, in one line: status, condition, message."""
+        """What the entry excuses, in one line: status, the parts with a condition, message, pointer."""
         parts = [f"HTTP {'/'.join(str(s) for s in self.statuses)}"]
         if self.request:
-            parts.append("when " + ", ".join(f"the {part} fits its condition" for part in self.request))
+            parts.append(f"to a {' and '.join(self.request)} that fits the entry")
         if self.message is not None:
-            parts.append(f"message /{self.message.pattern}/")
+            parts.append(f"saying /{self.message.pattern}/")
         if self.pointer is not None:
             parts.append(f"at {self.pointer}")
-        return "; ".join(parts)
+        return " ".join(parts)
 
 
 def pointer_under(pointer: str | None, prefix: str) -> bool:

@@ -103,7 +103,7 @@ def _print_known(console: Console, rows: list[Row]) -> None:
     for row in rows:
         entries = list(dict.fromkeys(entry for _, entry in row.known))
         for divergence in entries:
-            detail = f"{row.tally.known_count} excused; {divergence.summary}; {divergence.reference}"
+            detail = f"{row.tally.known_by[divergence.id]} excused: {divergence.summary}; {divergence.reference}"
             console.print(
                 f"[yellow]~ {row.tally.operation}[/] · {row.tally.check} · {divergence.id} [dim]({escape(detail)})[/]",
                 soft_wrap=True,
@@ -286,7 +286,7 @@ def markdown(run: GateRun) -> str:
         for row in known:
             for d in dict.fromkeys(entry for _, entry in row.known):
                 lines.append(
-                    f"| `{row.tally.operation}` | `{row.tally.check}` | `{d.id}` | {row.tally.known_count} "
+                    f"| `{row.tally.operation}` | `{row.tally.check}` | `{d.id}` | {row.tally.known_by[d.id]} "
                     f"| {d.platform} | {d.contract} | {d.reference} |"
                 )
     if run.probes:

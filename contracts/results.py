@@ -54,6 +54,8 @@ class Tally:
     violation_count: int = 0
     known: list[tuple[Violation, Any]] = field(default_factory=list)
     known_count: int = 0
+    # Excused violations by the id of the entry that excused them.
+    known_by: Counter[str] = field(default_factory=Counter)
     skip_reasons: list[str] = field(default_factory=list)
 
 
@@ -116,6 +118,7 @@ class Results:
                     tally.violations.append(violation)
             else:
                 tally.known_count += 1
+                tally.known_by[str(getattr(entry, "id", entry))] += 1
                 if len(tally.known) < KEPT_VIOLATIONS and all(
                     v.message != violation.message or e is not entry for v, e in tally.known
                 ):
