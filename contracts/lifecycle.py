@@ -73,10 +73,10 @@ class Lifecycles:
         pointer, identifier = id_pointer(creator), created["id"]
         reads = [(t, p, b) for t, p, b in links if t.method in ("GET", "HEAD")]
         if creator.operation_id in chosen:
-            self._availability(client, creator, links, pointer, identifier, created)
+            self._availability(client, creator, links, pointer, identifier)
         for target, parameters, body in links:
             if target.method == "DELETE" and target.operation_id in chosen:
-                self._use_after_free(client, creator, target, parameters, body, reads, pointer, identifier, created)
+                self._use_after_free(client, creator, target, parameters, body, reads, pointer, identifier)
 
     def _availability(
         self,
@@ -85,13 +85,12 @@ class Lifecycles:
         links: list[tuple[Operation, dict[str, Any], dict[str, Any]]],
         pointer: str,
         identifier: str,
-        created: Mapping[str, str],
     ) -> None:
         judged = False
         for target, parameters, body in links:
             if target.method == "DELETE":
                 continue
-            sent = self._follow(client, target, parameters, body, pointer, identifier, created)
+            sent = self._follow(client, target, parameters, body, pointer, identifier)
             if sent is None:
                 continue
             judged = True
@@ -116,7 +115,6 @@ class Lifecycles:
         reads: list[tuple[Operation, dict[str, Any], dict[str, Any]]],
         pointer: str,
         identifier: str,
-        created: Mapping[str, str],
     ) -> None:
         name = delete.operation_id
         if not reads:
@@ -124,13 +122,13 @@ class Lifecycles:
                 name, USE_AFTER_FREE, f"no read of the same resource is linked from {creator.operation_id}"
             )
             return
-        deleted = self._follow(client, delete, parameters, body, pointer, identifier, created, record=True)
+        deleted = self._follow(client, delete, parameters, body, pointer, identifier)
         if deleted is None or not 200 <= deleted.status < 300:
             status = f"HTTP {deleted.status}" if deleted is not None else "no answer"
             self.results.skipped(name, USE_AFTER_FREE, f"the delete of a fresh resource answered {status}")
             return
         for read, read_parameters, read_body in reads:
-            sent = self._follow(client, read, read_parameters, read_body, pointer, identifier, created)
+            sent = self._follow(client, read, read_parameters, read_body, pointer, identifier)
             if sent is None:
                 continue
             if 200 <= sent.status < 300:
@@ -152,9 +150,6 @@ class Lifecycles:
         body_links: Mapping[str, Any],
         pointer: str,
         identifier: str,
-        created: Mapping[str, str],
-        *,
-        record: bool = True,
     ) -> Exchange | None:
         """Send `target` with the link's values filled from the created resource."""
         path = target.path
@@ -178,8 +173,7 @@ class Lifecycles:
         headers = self.provisioner.auth.headers_for(target, job_values=[identifier]) or {}
         response = self.provisioner.send(client, target, headers=headers, body=body, path=path, query=query)
         status = response.status_code if response is not None else 0
-        if record:
-            self.results.answered(target.operation_id, status)
+        self.results.answered(target.operation_id, status)
         return build(
             method=target.method,
             url=str(response.request.url) if response is not None else self.provisioner.base_url + path,

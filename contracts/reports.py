@@ -44,21 +44,23 @@ def print_summary(console: Console, run: GateRun) -> None:
     """The operations x checks table, then failures, known divergences, skips and warnings."""
     title = f"ftl-gate against {run.target}" + (f" · seed {run.seed}" if run.seed is not None else "")
     table = Table(title=title, title_justify="left", show_lines=False)
+    # The success answers each operation's checks saw (a gate run against a target; not SDK conformance).
+    counted = bool(run.successes)
     table.add_column("operation")
-    table.add_column("2xx", justify="right")
+    if counted:
+        table.add_column("2xx", justify="right")
     for verdict in ORDER:
         table.add_column(verdict.value, justify="right", style=STYLE[verdict])
     table.add_column("broken checks", style="red")
     for operation, rows in by_operation(run.rows).items():
         counts = Counter(row.verdict for row in rows)
         broken = ", ".join(row.tally.check for row in rows if row.verdict == Verdict.FAILED)
-        successes = str(run.successes.get(operation, "")) if operation in run.successes else ""
-        table.add_row(operation, successes, *(str(counts.get(v, 0) or "") for v in ORDER), broken)
+        successes = [str(run.successes.get(operation, ""))] if counted else []
+        table.add_row(operation, *successes, *(str(counts.get(v, 0) or "") for v in ORDER), broken)
     table.add_section()
     totals = Counter(row.verdict for row in run.rows)
-    table.add_row(
-        "[bold]all", f"[bold]{sum(run.successes.values())}", *(f"[bold]{totals.get(v, 0)}" for v in ORDER), ""
-    )
+    total_successes = [f"[bold]{sum(run.successes.values())}"] if counted else []
+    table.add_row("[bold]all", *total_successes, *(f"[bold]{totals.get(v, 0)}" for v in ORDER), "")
     console.print(table)
     _print_failures(console, [row for row in run.rows if row.verdict == Verdict.FAILED])
     _print_known(console, [row for row in run.rows if row.verdict == Verdict.KNOWN])
@@ -255,14 +257,19 @@ def markdown(run: GateRun) -> str:
         f"- operations: {len(run.operations)}",
         f"- seed: {run.seed} (`--seed {run.seed}` repeats the run)" if run.seed is not None else "- seed: none",
         "",
-        "| operation | 2xx | passed | failed | known | skipped | broken checks |",
-        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    counted = bool(run.successes)
+    success_header, success_align = ("| 2xx ", "---:|") if counted else ("", "")
+    lines += [
+        f"| operation {success_header}| passed | failed | known | skipped | broken checks |",
+        f"|---|{success_align}---:|---:|---:|---:|---|",
     ]
     for operation, rows in by_operation(run.rows).items():
         counts = Counter(row.verdict for row in rows)
         broken = ", ".join(f"`{row.tally.check}`" for row in rows if row.verdict == Verdict.FAILED)
         cells = " | ".join(str(counts.get(v, 0)) for v in ORDER)
-        lines.append(f"| `{operation}` | {run.successes.get(operation, '')} | {cells} | {broken} |")
+        successes = f" {run.successes.get(operation, '')} |" if counted else ""
+        lines.append(f"| `{operation}` |{successes} {cells} | {broken} |")
     failed = [row for row in run.rows if row.verdict == Verdict.FAILED]
     if failed:
         lines += ["", "## Failures"]
