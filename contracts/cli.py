@@ -28,12 +28,27 @@ from cmdline import (
 from contracts.errors import GateError
 from contracts.gate import GateRun, run_gate
 from contracts.progress import BarProgress, LineProgress, NullProgress
+from contracts.provisioning import EXISTING_KINDS
 from contracts.reports import markdown, print_summary, write_junit, write_markdown
 from contracts.sdk.cli import main as sdk_main
 from contracts.settings import DEFAULT_MAX_EXAMPLES, EMBEDDED_TIME_SCALE, GateSettings
 
 PROG = "ftl-gate"
 ENV_PREFIX = "FTL_GATE_"
+
+
+def _existing(text: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in values.names(text):
+        kind, sep, value = item.partition("=")
+        if not sep or not value.strip() or kind.strip() not in EXISTING_KINDS:
+            values.refuse(f"KIND=ID with KIND one of {', '.join(EXISTING_KINDS)}", item)
+        pairs.append((kind.strip(), value.strip()))
+    return tuple(pairs)
+
+
+DECLARED_CHOICES = ("allow", "fail")
+
 
 DEFAULTS = GateSettings()
 _flag = partial(Flag, prefix=ENV_PREFIX)
@@ -94,6 +109,21 @@ FLAGS: tuple[Flag, ...] = (
         "seconds to wait for each answer (a target that never answers fails after this long)",
         f"{DEFAULTS.request_timeout:g}",
     ),
+    _flag(
+        "existing",
+        _existing,
+        "ids of existing resources to use where the gate cannot create its own "
+        f"(KIND=ID; KIND: {', '.join(EXISTING_KINDS)}; a job's token is --job-token)",
+        "none; the gate creates them",
+        kind="list",
+    ),
+    _flag(
+        "declared-server-errors",
+        values.choice(*DECLARED_CHOICES),
+        "a 5xx the contract declares for a documented condition (503 without a training server): "
+        "allow reports and counts it, fail makes it a not_a_server_error failure",
+        DEFAULTS.declared_server_errors,
+    ),
     _flag("quiet", values.boolean, "no progress and no summary table, only the last line", "off", kind="switch"),
 )
 EPILOG = (
@@ -117,6 +147,8 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> GateSetti
     if "spec" in given:
         given["spec"] = str(given["spec"])
     assert set(given) <= {field.name for field in fields(GateSettings)}
+    if "existing" in given:
+        given["existing"] = dict(given["existing"])
     return GateSettings(**given)
 
 

@@ -45,6 +45,8 @@ class StreamOptions:
     live: bool = True
     stream_job: str | None = None
     request_timeout: float = 10.0
+    # How long one read of the open stream may wait (Timing.read_timeout); at least the request timeout.
+    read_timeout: float | None = None
 
     def window(self, stream: StreamContract) -> float:
         """How long the stream is read: the given bound, or long enough for two heartbeat gaps."""
@@ -91,7 +93,8 @@ class LiveCheck:
         self.progress.finish(PART)
 
     async def _run(self) -> None:
-        timeout = httpx.Timeout(self.options.request_timeout)
+        read = max(self.options.request_timeout, self.options.read_timeout or 0.0)
+        timeout = httpx.Timeout(self.options.request_timeout, read=read)
         async with httpx.AsyncClient(timeout=timeout) as client:
             self.progress.update(PART, "creating a job")
             job = await self._job(client)
@@ -251,10 +254,16 @@ class LiveCheck:
         session = self._session(client, job.job_id, headers, max_events=self.options.max_events, seconds=budget)
         reader = asyncio.ensure_future(session.run())
         await session.wait_for(lambda frames: bool(frames), self.options.delivery_bound)
+        ready = self.stream.rules.get("delivered_after")
+        if uploads and ready:
+            # Items stored before the server's subscription is active are lost by contract; wait for its sign.
+            allowed = self.options.timing.heartbeat_allowed(self.stream)
+            await session.wait_for(lambda frames: any(f.event == ready for f in frames), allowed)
         if uploads and session.capture.status and 200 <= session.capture.status < 300:
             session.capture.counter_baseline = await self._rest_count(client, job.job_id)
             for items in uploads:
-                await self._upload(client, session, job, items)
+                if not await self._upload(client, session, job, items):
+                    break  # an upload that was refused or never streamed makes the later ones say nothing new
             await self._compare_rest(client, session.capture, job.job_id)
         else:
             reason = "no job was created" if not uploads else f"the stream did not open (HTTP {session.capture.status})"
@@ -265,7 +274,8 @@ class LiveCheck:
         self._count()
         return capture
 
-    async def _upload(self, client: httpx.AsyncClient, session: StreamSession, job: _Job, items: int) -> None:
+    async def _upload(self, client: httpx.AsyncClient, session: StreamSession, job: _Job, items: int) -> bool:
+        """Upload `items` predictions and wait for their events; True when they all arrived."""
         trigger = self.stream.trigger
         operation = self.contract.operation(str(trigger["operation_id"]))
         event = str(trigger["event"])
@@ -279,7 +289,7 @@ class LiveCheck:
             self.skips.setdefault(
                 "live_prediction_delivery", f"the example of {operation.operation_id} has no items at {pointer}"
             )
-            return
+            return False
         sent_items = [dict(example_items[0]) for _ in range(items)]
         body = replaced(template, pointer, sent_items)
         headers = self.auth.headers_for(operation, job_values=[job.job_id]) or {}
@@ -303,7 +313,7 @@ class LiveCheck:
                 command,
                 _excerpt(response),
             )
-            return
+            return False
         self.ran.add("live_prediction_delivery")
         arrived = await session.wait_for(
             lambda frames: sum(1 for f in frames if f.event == event) >= before + items, self.options.delivery_bound
@@ -319,6 +329,7 @@ class LiveCheck:
         else:
             upload.delivered_at = delivered[-1].received_at
         self._match_items(sent_items, delivered, command)
+        return arrived
 
     def _match_items(self, sent: list[dict[str, Any]], delivered: list[Any], command: str) -> None:
         pointer = str(self.stream.trigger.get("item_pointer", ""))

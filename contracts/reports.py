@@ -19,6 +19,7 @@ from cmdline import print_whole
 from contracts.divergences import Row
 from contracts.errors import GateError
 from contracts.gate import GateRun
+from contracts.probes import ProbeOutcome, ProbeState
 from contracts.results import Verdict, Violation
 
 SYMBOL = {Verdict.PASSED: "✓", Verdict.FAILED: "✗", Verdict.KNOWN: "~", Verdict.SKIPPED: "-"}
@@ -26,6 +27,7 @@ STYLE = {Verdict.PASSED: "green", Verdict.FAILED: "bold red", Verdict.KNOWN: "ye
 ORDER = (Verdict.PASSED, Verdict.FAILED, Verdict.KNOWN, Verdict.SKIPPED)
 # Distinct violations of one check shown on the console; the reports keep them all.
 CONSOLE_VIOLATIONS = 2
+STALE = "fixed upstream? remove the entry"
 
 
 def by_operation(rows: Iterable[Row]) -> dict[str, list[Row]]:
@@ -43,21 +45,29 @@ def print_summary(console: Console, run: GateRun) -> None:
     """The operations x checks table, then failures, known divergences, skips and warnings."""
     title = f"ftl-gate against {run.target}" + (f" · seed {run.seed}" if run.seed is not None else "")
     table = Table(show_lines=False)
+    # The success answers each operation's checks saw (a gate run against a target; not SDK conformance).
+    counted = bool(run.successes)
     table.add_column("operation")
+    if counted:
+        table.add_column("2xx", justify="right")
     for verdict in ORDER:
         table.add_column(verdict.value, justify="right", style=STYLE[verdict])
     table.add_column("broken checks", style="red")
     for operation, rows in by_operation(run.rows).items():
         counts = Counter(row.verdict for row in rows)
         broken = ", ".join(row.tally.check for row in rows if row.verdict == Verdict.FAILED)
-        table.add_row(operation, *(str(counts.get(v, 0) or "") for v in ORDER), broken)
+        successes = [str(run.successes.get(operation, ""))] if counted else []
+        table.add_row(operation, *successes, *(str(counts.get(v, 0) or "") for v in ORDER), broken)
     table.add_section()
     totals = Counter(row.verdict for row in run.rows)
-    table.add_row("[bold]all", *(f"[bold]{totals.get(v, 0)}" for v in ORDER), "")
+    total_successes = [f"[bold]{sum(run.successes.values())}"] if counted else []
+    table.add_row("[bold]all", *total_successes, *(f"[bold]{totals.get(v, 0)}" for v in ORDER), "")
     console.print(title, soft_wrap=True, markup=False, style="italic")
     print_whole(console, table)
     _print_failures(console, [row for row in run.rows if row.verdict == Verdict.FAILED])
     _print_known(console, [row for row in run.rows if row.verdict == Verdict.KNOWN])
+    _print_probes(console, run.probes, strict=run.strict)
+    _print_declared(console, run)
     _print_skips(console, [row for row in run.rows if row.verdict == Verdict.SKIPPED])
     for warning in run.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
@@ -95,10 +105,51 @@ def _print_known(console: Console, rows: list[Row]) -> None:
         return
     console.rule("[yellow]known divergences")
     for row in rows:
-        divergence = row.known[0][1]
+        entries = list(dict.fromkeys(entry for _, entry in row.known))
+        for divergence in entries:
+            detail = f"{row.tally.known_by[divergence.id]} excused: {divergence.summary}; {divergence.reference}"
+            console.print(
+                f"[yellow]~ {row.tally.operation}[/] · {row.tally.check} · {divergence.id} [dim]({escape(detail)})[/]",
+                soft_wrap=True,
+            )
+
+
+def _print_probes(console: Console, probes: list[ProbeOutcome], *, strict: bool) -> None:
+    if not probes:
+        return
+    counts = Counter(outcome.state for outcome in probes)
+    console.rule("[yellow]divergence probes")
+    console.print(
+        f"{counts.get(ProbeState.CONFIRMED, 0)} confirmed, {counts.get(ProbeState.NOT_REPRODUCED, 0)} not reproduced, "
+        f"{counts.get(ProbeState.NOT_PROBED, 0)} not probed"
+    )
+    for outcome in probes:
+        if outcome.state == ProbeState.NOT_REPRODUCED:
+            label = "[bold red]✗" if strict else "[yellow]!"
+            console.print(
+                f"{label} {outcome.divergence.id}[/] ({outcome.divergence.operation}): not reproduced, "
+                f"{escape(outcome.detail)}: {STALE}",
+                soft_wrap=True,
+            )
+            if outcome.curl and strict:
+                console.print(_indent("$ " + outcome.curl), style="cyan", soft_wrap=True, markup=False, highlight=False)
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for outcome in probes:
+        if outcome.state == ProbeState.NOT_PROBED:
+            reasons[outcome.detail].append(outcome.divergence.id)
+    for reason, ids in sorted(reasons.items(), key=lambda item: -len(item[1])):
+        shown = ", ".join(ids[:3]) + (f", … ({len(ids)} in all)" if len(ids) > 3 else "")
+        console.print(f"[dim]- not probed: {escape(reason)}: {escape(shown)}", soft_wrap=True)
+
+
+def _print_declared(console: Console, run: GateRun) -> None:
+    if not run.declared:
+        return
+    console.rule("[yellow]declared server errors")
+    for item in run.declared:
         console.print(
-            f"[yellow]~ {row.tally.operation}[/] · {row.tally.check}: {escape(divergence.platform)} "
-            f"[dim]({escape(divergence.reference)})[/]",
+            f"[yellow]! {item.operation}[/] · HTTP {item.status} x{item.count}: {escape(item.condition)} "
+            "[dim](--declared-server-errors fail makes these fail)[/]",
             soft_wrap=True,
         )
 
@@ -143,13 +194,40 @@ def junit_xml(run: GateRun) -> ET.ElementTree:
             elif row.verdict == Verdict.KNOWN:
                 divergence = row.known[0][1]
                 ET.SubElement(
-                    case, "skipped", message=f"known divergence ({divergence.reference}): {divergence.platform}"
+                    case,
+                    "skipped",
+                    message=f"known divergence {divergence.id} ({divergence.reference}): {divergence.platform}",
                 )
             elif row.verdict == Verdict.SKIPPED:
                 ET.SubElement(case, "skipped", message="; ".join(row.tally.skip_reasons) or "not run")
-    suites.set("tests", str(len(run.rows)))
-    suites.set("failures", str(run.count(Verdict.FAILED)))
+    if run.probes:
+        _junit_probes(suites, run)
+    suites.set("tests", str(len(run.rows) + len(run.probes)))
+    failures = run.count(Verdict.FAILED) + (len(run.probed(ProbeState.NOT_REPRODUCED)) if run.strict else 0)
+    suites.set("failures", str(failures))
     return ET.ElementTree(suites)
+
+
+def _junit_probes(suites: ET.Element, run: GateRun) -> None:
+    """One test case per divergence: its probe confirmed it, did not reproduce it, or was not sent."""
+    stale = run.probed(ProbeState.NOT_REPRODUCED)
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name="divergence probes",
+        tests=str(len(run.probes)),
+        failures=str(len(stale) if run.strict else 0),
+        skipped=str(len(run.probes) - len(run.probed(ProbeState.CONFIRMED)) - (len(stale) if run.strict else 0)),
+        errors="0",
+    )
+    for outcome in run.probes:
+        case = ET.SubElement(suite, "testcase", classname=outcome.divergence.operation, name=outcome.divergence.id)
+        if outcome.state == ProbeState.NOT_REPRODUCED:
+            message = f"not reproduced: {outcome.detail}: {STALE}"
+            element = ET.SubElement(case, "failure" if run.strict else "skipped", message=message[:500])
+            element.text = outcome.curl or ""
+        elif outcome.state == ProbeState.NOT_PROBED:
+            ET.SubElement(case, "skipped", message=f"not probed: {outcome.detail}")
 
 
 def _text(violation: Violation) -> str:
@@ -181,14 +259,19 @@ def markdown(run: GateRun) -> str:
         f"- operations: {len(run.operations)}",
         f"- seed: {run.seed} (`--seed {run.seed}` repeats the run)" if run.seed is not None else "- seed: none",
         "",
-        "| operation | passed | failed | known | skipped | broken checks |",
-        "|---|---:|---:|---:|---:|---|",
+    ]
+    counted = bool(run.successes)
+    success_header, success_align = ("| 2xx ", "---:|") if counted else ("", "")
+    lines += [
+        f"| operation {success_header}| passed | failed | known | skipped | broken checks |",
+        f"|---|{success_align}---:|---:|---:|---:|---|",
     ]
     for operation, rows in by_operation(run.rows).items():
         counts = Counter(row.verdict for row in rows)
         broken = ", ".join(f"`{row.tally.check}`" for row in rows if row.verdict == Verdict.FAILED)
         cells = " | ".join(str(counts.get(v, 0)) for v in ORDER)
-        lines.append(f"| `{operation}` | {cells} | {broken} |")
+        successes = f" {run.successes.get(operation, '')} |" if counted else ""
+        lines.append(f"| `{operation}` |{successes} {cells} | {broken} |")
     failed = [row for row in run.rows if row.verdict == Verdict.FAILED]
     if failed:
         lines += ["", "## Failures"]
@@ -206,14 +289,32 @@ def markdown(run: GateRun) -> str:
             "",
             "## Known divergences",
             "",
-            "| operation | check | platform | contract | reference |",
-            "|---|---|---|---|---|",
+            "| operation | check | entry | excused | platform | contract | reference |",
+            "|---|---|---|---:|---|---|---|",
         ]
         for row in known:
-            d = row.known[0][1]
+            for d in dict.fromkeys(entry for _, entry in row.known):
+                lines.append(
+                    f"| `{row.tally.operation}` | `{row.tally.check}` | `{d.id}` | {row.tally.known_by[d.id]} "
+                    f"| {d.platform} | {d.contract} | {d.reference} |"
+                )
+    if run.probes:
+        lines += ["", "## Divergence probes", "", "| entry | operation | probe | detail |", "|---|---|---|---|"]
+        for outcome in run.probes:
+            detail = outcome.detail + (f": {STALE}" if outcome.state == ProbeState.NOT_REPRODUCED else "")
             lines.append(
-                f"| `{row.tally.operation}` | `{row.tally.check}` | {d.platform} | {d.contract} | {d.reference} |"
+                f"| `{outcome.divergence.id}` | `{outcome.divergence.operation}` | {outcome.state.value} | {detail} |"
             )
+    if run.declared:
+        lines += [
+            "",
+            "## Declared server errors",
+            "",
+            "| operation | status | count | condition |",
+            "|---|---:|---:|---|",
+        ]
+        for item in run.declared:
+            lines.append(f"| `{item.operation}` | {item.status} | {item.count} | {item.condition} |")
     skipped = [row for row in run.rows if row.verdict == Verdict.SKIPPED]
     if skipped:
         lines += ["", "## Skipped checks", "", "| operation | check | reason |", "|---|---|---|"]

@@ -2,32 +2,40 @@
 
 Schemathesis generates the requests (examples, coverage, fuzzing and stateful sequences along the
 spec's links) and runs its checks plus ours (`contracts.http_checks`); this module only configures
-it, applies the gate's credentials per operation and turns its events into check outcomes.
+it (provisioned ids as dictionaries, 5xx never a rejection, declared server errors), applies the
+gate's credentials per operation and turns its events into check outcomes: a check passes only for
+the answers it judged (`contracts.applicability`), and every answer's status is counted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+import requests
 import schemathesis
 from requests.structures import CaseInsensitiveDict
 from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.config import SchemathesisConfig
+from schemathesis.core.transport import is_event_stream
 from schemathesis.engine import Status, events, from_schema
-from schemathesis.engine.recorder import ScenarioRecorder
+from schemathesis.engine.recorder import Interaction, ScenarioRecorder
 from schemathesis.engine.run import PhaseName
 from schemathesis.generation import GenerationMode
 from schemathesis.generation.case import Case
 from schemathesis.hooks import HookContext
 
 import contracts.http_checks  # noqa: F401 - registers our checks with Schemathesis
+from contracts import exchange
+from contracts.applicability import APPLIES, Seen, check_registered, judged, never_applies
 from contracts.credentials import Authenticator
 from contracts.errors import GateError
+from contracts.examples import example_files
 from contracts.progress import Progress
+from contracts.provisioning import BINDING_PROBABILITY
 from contracts.results import Results, Violation
 from spec import Contract, Operation
 
@@ -43,6 +51,12 @@ STREAM_EVENTS_PER_REQUEST = 1
 REQUEST_ERROR_CHECK = "request_error"
 # Phases that walk every operation once (one progress unit each); the stateful phase walks links instead.
 UNIT_PHASES = (PhaseName.EXAMPLES, PhaseName.COVERAGE, PhaseName.FUZZING)
+FIRST_CHUNK = 64 * 1024
+STREAM_CONTRACT = "x-stream-contract"
+# A server error is never a rejection of invalid input: only 4xx answers count as one.
+REJECTION_STATUSES = ["4xx"]
+SERVER_ERROR_ALLOWED = ["2xx", "3xx", "4xx"]
+DECLARED_CONDITION = "x-declared-condition"
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,21 @@ class RunnerOptions:
     stateful: bool
     request_timeout: float
     stream_timeout: float
+    # Provisioned values by dictionary name, and per operation which binding key uses which dictionary.
+    dictionaries: Mapping[str, list[str]] = field(default_factory=dict)
+    bindings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Count a declared 5xx as a declared server error (True) or as a `not_a_server_error` failure.
+    allow_declared: bool = True
+
+
+def declared_conditions(operation: Operation) -> dict[int, str]:
+    """The 5xx statuses the operation declares for a documented condition, with the condition."""
+    found = {}
+    for status, response in (operation.raw.get("responses") or {}).items():
+        condition = response.get(DECLARED_CONDITION) if isinstance(response, dict) else None
+        if condition and str(status).isdigit() and int(status) >= 500:
+            found[int(status)] = " ".join(str(condition).split())
+    return found
 
 
 def enabled_checks(config: SchemathesisConfig) -> list[str]:
@@ -65,24 +94,48 @@ def enabled_checks(config: SchemathesisConfig) -> list[str]:
 
 
 def build_config(contract: Contract, options: RunnerOptions) -> SchemathesisConfig:
-    """The Schemathesis configuration of a gate run."""
+    """The Schemathesis configuration of a gate run (one section per operation that needs one)."""
+    sections: dict[str, dict[str, Any]] = {}
+
+    def section(operation_id: str) -> dict[str, Any]:
+        return sections.setdefault(operation_id, {"include-operation-id": operation_id})
+
+    section(contract.stream.operation.operation_id)["request-timeout"] = options.stream_timeout
+    for check, (operations, _) in turned_off(contract).items():
+        for operation_id in operations:
+            section(operation_id).setdefault("checks", {})[check] = {"enabled": False}
+    if options.allow_declared:
+        for operation in contract.operations.values():
+            declared = declared_conditions(operation)
+            if declared:
+                statuses = [*SERVER_ERROR_ALLOWED, *(str(status) for status in sorted(declared))]
+                checks = section(operation.operation_id).setdefault("checks", {})
+                checks["not_a_server_error"] = {"expected-statuses": statuses}
+    for operation_id, keys in options.bindings.items():
+        bound = {
+            key: {"dictionary": name, "probability": BINDING_PROBABILITY}
+            for key, name in keys.items()
+            if name in options.dictionaries
+        }
+        if bound and operation_id in contract.operations:
+            section(operation_id)["parameters"] = bound
     data: dict[str, Any] = {
         "base-url": options.base_url,
         "request-timeout": options.request_timeout,
         "max-stream-events": STREAM_EVENTS_PER_REQUEST,
         "suppress-health-check": ["all"],
+        # A known divergence found first must not end the search for new breakage in the same operation.
+        "continue-on-failure": True,
         "generation": {"max-examples": options.max_examples, "database": "none"},
-        "checks": {name: {"enabled": False} for name in DISABLED_CHECKS},
+        "checks": {
+            **{name: {"enabled": False} for name in DISABLED_CHECKS},
+            "negative_data_rejection": {"expected-statuses": REJECTION_STATUSES},
+        },
         "phases": {"stateful": {"enabled": options.stateful}},
-        "operations": [
-            {
-                "include-operation-id": contract.stream.operation.operation_id,
-                "request-timeout": options.stream_timeout,
-            }
-        ],
+        "operations": list(sections.values()),
     }
-    for check, (operations, _) in turned_off(contract).items():
-        data["operations"].append({"include-operation-id": operations, "checks": {check: {"enabled": False}}})
+    if options.dictionaries:
+        data["dictionaries"] = {name: {"values": list(values)} for name, values in options.dictionaries.items()}
     if options.seed is not None:
         data["seed"] = options.seed
     try:
@@ -158,30 +211,6 @@ def build_schema(
     return schema
 
 
-def example_files(contract: Contract) -> dict[str, dict[str, Any]]:
-    """Per operation, the spec example's content of each uploaded file field (binary media in a form).
-
-    Random bytes are never a valid dataset; with the example's file, generated uploads can succeed and
-    stateful sequences can go on from them (upload, read, delete, read again).
-    """
-    found: dict[str, dict[str, Any]] = {}
-    for operation in contract.operations.values():
-        body = operation.request_body
-        for media in body.content.values() if body else ():
-            raw = media.schema.raw if media.schema is not None else {}
-            properties = raw.get("properties", {}) if isinstance(raw, dict) else {}
-            if not isinstance(media.example, dict):
-                continue
-            fields = {
-                name: media.example[name]
-                for name, sub in properties.items()
-                if name in media.example and (sub.get("contentMediaType") or sub.get("format") == "binary")
-            }
-            if fields:
-                found[operation.operation_id] = fields
-    return found
-
-
 def _is_negative(case: Case) -> bool:
     meta = case.meta
     return meta is not None and meta.generation.mode == GenerationMode.NEGATIVE
@@ -207,7 +236,14 @@ class Runner:
         self.options = options
         self.config = build_config(contract, options)
         self.checks = enabled_checks(self.config)
+        check_registered(self.checks)
         self.warnings: list[str] = []
+
+    @staticmethod
+    def check_names(contract: Contract) -> list[str]:
+        """The checks a run performs (independent of the target)."""
+        options = RunnerOptions("http://127.0.0.1", 1, None, stateful=True, request_timeout=1, stream_timeout=1)
+        return enabled_checks(build_config(contract, options))
 
     def run(self, operation_ids: Sequence[str], results: Results, progress: Progress) -> None:
         """Execute every phase and record what each check found on each operation."""
@@ -245,30 +281,54 @@ class Runner:
 
     def _record(self, recorder: ScenarioRecorder, results: Results) -> None:
         results.count_requests(len(recorder.interactions))
+        for case_id, interaction in recorder.interactions.items():
+            node = recorder.cases.get(case_id)
+            if node is not None:
+                self._record_answer(_operation_id(node.value), node.value, interaction, results)
         for case_id, nodes in recorder.checks.items():
             node = recorder.cases.get(case_id)
             if node is None:
                 continue
             operation = _operation_id(node.value)
+            spec_operation = self.contract.operations.get(operation)
+            response = recorder.find_response(case_id=case_id)
             for check in nodes:
                 if check.status == Status.SUCCESS:
-                    results.passed(operation, check.name)
+                    if response is not None and spec_operation is not None:
+                        subject = judged(check.name, Seen(node.value, response, spec_operation, recorder))
+                        if subject is not None:
+                            results.passed(_operation_id(subject), check.name)
                 elif check.status == Status.FAILURE and check.failure_info is not None:
                     results.failed(self._violation(recorder, case_id, operation, check.name, check.failure_info))
+
+    def _record_answer(self, operation_id: str, case: Case, interaction: Interaction, results: Results) -> None:
+        response = interaction.response
+        results.answered(operation_id, response.status_code if response is not None else 0)
+        operation = self.contract.operations.get(operation_id)
+        if response is None or operation is None or not self.options.allow_declared:
+            return
+        condition = declared_conditions(operation).get(response.status_code)
+        if condition is not None:
+            results.declared_server_error(operation_id, response.status_code, condition, _exchange(case, interaction))
 
     def _violation(self, recorder: ScenarioRecorder, case_id: str, operation: str, check: str, info: Any) -> Violation:
         failure = info.failure
         if failure.operation:
             operation = self._label_operation(failure.operation)
         steps = [step.curl for step in info.steps] or [info.code_sample]
-        interaction = recorder.interactions.get(failure.case_id or case_id)
+        failing_id = failure.case_id or case_id
+        interaction = recorder.interactions.get(failing_id)
+        node = recorder.cases.get(failing_id)
         response = interaction.response if interaction is not None else None
+        instance_path = getattr(failure, "instance_path", None)
         return Violation(
             operation=operation,
             check=check,
             message=f"{failure.title}: {failure.message}".strip().rstrip(":"),
             curl="\n".join(steps),
             response=_excerpt(response) if response is not None else None,
+            exchange=_exchange(node.value, interaction) if interaction is not None and node is not None else None,
+            pointer=_pointer(instance_path) if instance_path is not None else None,
         )
 
     def _record_error(self, event: events.NonFatalError, results: Results) -> None:
@@ -281,13 +341,72 @@ class Runner:
             self.warnings.append(f"Schemathesis ({event.label}): {message}")
 
     def _record_skips(self, operation_ids: Iterable[str], results: Results, reasons: dict[str, str]) -> None:
-        seen = {(tally.operation, tally.check) for tally in results}
         off = {(op, check): why for check, (ops, why) in turned_off(self.contract).items() for op in ops}
         for operation in operation_ids:
-            reason = reasons.get(operation, "no response of this operation reached the check")
+            # Schemathesis' own skip reason ("No examples in schema") only explains an operation it never sent.
+            never_sent = not results.statuses.get(operation)
             for check in self.checks:
-                if (operation, check) not in seen:
-                    results.skipped(operation, check, off.get((operation, check), reason))
+                if results.has(operation, check):
+                    continue
+                reason = (
+                    off.get((operation, check))
+                    or never_applies(check, self.contract.operation(operation))
+                    or (reasons.get(operation) if never_sent else None)
+                    or APPLIES[check].reason
+                )
+                results.skipped(operation, check, reason)
+
+
+@schemathesis.hook("before_call")
+def bound_streams(context: HookContext, case: Case, kwargs: dict[str, Any]) -> None:
+    """For an operation with `x-stream-contract`, read a success that is no event stream only to its first chunk.
+
+    Schemathesis offers this hook only globally; it acts on stream operations alone.
+    """
+    if STREAM_CONTRACT in case.operation.definition.raw:
+        # Extra call arguments reach `requests`: its response hook runs before the body is read.
+        kwargs["hooks"] = {"response": [_first_chunk_only]}
+
+
+def _first_chunk_only(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+    """Read a success of the stream operation that is not an event stream as far as its first chunk.
+
+    Schemathesis bounds the read of an event stream, but reads any other body to its end, and a stream
+    served with the wrong media type never ends. The contract says this answer never ends whatever its
+    type, so its first chunk is all a check needs (`stream_content_type` judges the type itself).
+    """
+    if not 200 <= response.status_code < 300 or is_event_stream(response.headers.get("Content-Type")):
+        return response
+    if getattr(response, "_content", False) is not False:
+        return response
+    try:
+        first = response.raw.read1(FIRST_CHUNK, decode_content=True) if response.raw is not None else b""
+    except Exception:  # a broken read is the body's end here; the checks judge what arrived
+        first = b""
+    response._content = first
+    response._content_consumed = True
+    response.close()
+    return response
+
+
+def _pointer(path: Iterable[Any]) -> str:
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
+
+
+def _exchange(case: Case, interaction: Interaction) -> exchange.Exchange:
+    request, response = interaction.request, interaction.response
+    return exchange.build(
+        method=request.method,
+        url=request.uri,
+        path_params=case.path_parameters,
+        headers={name: values[0] for name, values in request.headers.items() if values},
+        body=request.body,
+        status=response.status_code if response is not None else 0,
+        response_headers={name: values[0] for name, values in response.headers.items() if values}
+        if response is not None
+        else {},
+        content=response.content if response is not None else None,
+    )
 
 
 def _excerpt(response: Any) -> str:

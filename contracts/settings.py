@@ -5,7 +5,8 @@ The defaults run the whole contract against the embedded mock in well under thre
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from contracts.divergences import DEFAULT_FILE
@@ -44,6 +45,10 @@ class GateSettings:
     stream_job: str | None = None
     request_timeout: float = 10.0
     quiet: bool = False
+    # Ids of existing resources to use where the gate cannot create its own (`job`, `dataset`, …).
+    existing: Mapping[str, str] = field(default_factory=dict)
+    # `allow`: a 5xx the contract declares for a documented condition is reported, not failed; `fail`: it fails.
+    declared_server_errors: str = "allow"
 
     @property
     def embedded(self) -> bool:

@@ -41,6 +41,13 @@ class Timing:
         """The longest gap between heartbeats that still passes."""
         return self.heartbeat_interval(stream) * (1 + self.tolerance) + HEARTBEAT_FLOOR_S
 
+    def read_timeout(self, stream: StreamContract, request_timeout: float) -> float:
+        """How long one read of an open stream may wait: a whole allowed heartbeat gap, plus the request timeout.
+
+        A healthy stream is silent for up to one heartbeat interval; no read may give up before that.
+        """
+        return self.heartbeat_allowed(stream) + request_timeout
+
 
 Rule = Callable[[StreamCapture, StreamContract, Timing], list[str]]
 
@@ -55,6 +62,14 @@ def _opened(capture: StreamCapture) -> None:
 def _messages(capture: StreamCapture) -> list[Frame]:
     _opened(capture)
     return [frame for frame in capture.frames if frame.dispatched]
+
+
+def _some_messages(capture: StreamCapture) -> list[Frame]:
+    """The dispatched messages; Skip when there is none to judge."""
+    messages = _messages(capture)
+    if not messages:
+        raise Skip(f"no message arrived in {capture.window:.2f} s")
+    return messages
 
 
 def _decoded(frame: Frame) -> Any:
@@ -132,7 +147,7 @@ def stream_event_declared(capture: StreamCapture, stream: StreamContract, timing
     declared = stream.event_names
     return [
         f"event {frame.event!r} is not declared (declared: {', '.join(declared)}): {_show(frame)}"
-        for frame in _messages(capture)
+        for frame in _some_messages(capture)
         if frame.event not in declared
     ]
 
@@ -140,11 +155,11 @@ def stream_event_declared(capture: StreamCapture, stream: StreamContract, timing
 def stream_event_data(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """The data of every declared event validates against its schema."""
     found: list[str] = []
-    for frame in _messages(capture):
-        if frame.event in stream.events:
-            found.extend(
-                f"{violation} in {_show(frame)}" for violation in stream.check_event_data(frame.event, frame.data)
-            )
+    judged = [frame for frame in _messages(capture) if frame.event in stream.events]
+    if not judged:
+        raise Skip("no message of a declared event arrived")
+    for frame in judged:
+        found.extend(f"{violation} in {_show(frame)}" for violation in stream.check_event_data(frame.event, frame.data))
     return found
 
 
@@ -224,6 +239,8 @@ def stream_line_endings(capture: StreamCapture, stream: StreamContract, timing: 
     _opened(capture)
     expected = str(stream.wire.get("line_ending", "\n"))
     used = {ending: count for ending, count in capture.reader.line_endings.items() if count > 0}
+    if not used:
+        raise Skip("no line arrived")
     wrong = {ending: count for ending, count in used.items() if ending != expected}
     if not wrong:
         return []
@@ -235,6 +252,8 @@ def stream_fields(capture: StreamCapture, stream: StreamContract, timing: Timing
     """Each message has exactly the contract's fields in order: no ids, retries, comments or extra lines."""
     messages = [frame for frame in capture.frames if frame.fields or frame.comments]
     _opened(capture)
+    if not messages:
+        raise Skip(f"no message arrived in {capture.window:.2f} s")
     expected = [str(name) for name in stream.wire.get("fields", ())]
     found = []
     for frame in messages:
@@ -249,7 +268,7 @@ def stream_fields(capture: StreamCapture, stream: StreamContract, timing: Timing
 
 def stream_data_encoding(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """Data is encoded as the contract says (compact JSON: valid, no insignificant whitespace)."""
-    messages = _messages(capture)
+    messages = _some_messages(capture)
     encoding = stream.wire.get("data")
     if encoding != "compact-json":
         raise Skip(f"no rule for data encoding {encoding!r}")
@@ -265,6 +284,8 @@ def stream_data_encoding(capture: StreamCapture, stream: StreamContract, timing:
 def stream_frames_terminated(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """Every message ends with a blank line and nothing stray surrounds them."""
     _opened(capture)
+    if not capture.reader.chunks:
+        raise Skip(f"nothing arrived in {capture.window:.2f} s")
     found = []
     if capture.reader.unterminated:
         found.append(f"unterminated message when the read stopped: {capture.reader.unterminated[:200]!r}")
@@ -276,7 +297,7 @@ def stream_frames_terminated(capture: StreamCapture, stream: StreamContract, tim
 
 def stream_single_chunk(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """Each message arrives in one chunk when the contract says so (split messages are lost by some clients)."""
-    messages = _messages(capture)
+    messages = _some_messages(capture)
     if not stream.wire.get("one_chunk_per_message"):
         raise Skip("the contract allows messages split across chunks")
     return [

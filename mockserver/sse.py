@@ -363,10 +363,11 @@ class StreamHub:
 
 
 def stream_headers(stream: StreamContract) -> list[tuple[bytes, bytes]]:
-    """The success response's headers whose values the spec fixes (`const`)."""
+    """The success response's headers whose values the spec fixes (`const`, or the example of a required one)."""
     headers = []
     for name, header in stream.operation.success.headers.items():
-        value = (header.get("schema") or {}).get("const")
+        schema = header.get("schema") or {}
+        value = schema.get("const", header.get("example") if header.get("required") else None)
         if value is not None:
             headers.append((name.lower().encode("latin-1"), str(value).encode("latin-1")))
     return headers

@@ -8,16 +8,13 @@ under uvicorn on a free loopback port. Names, statuses and events come from the 
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-import uvicorn
 from conftest import ALICE_KEY
+from servers import ProcessServer
 
 import spec
 from mockserver.app import create_app
@@ -44,8 +41,8 @@ class Defect:
     request: Callable[[Scope, Operation], Scope | Reply] | None = None
     response: Callable[[Operation, int, list[tuple[bytes, bytes]], bytes], Reply] | None = None
     event: Callable[[str, Any], list[tuple[str, Any]]] | None = None
-    # Stateful defects need a few more examples for Schemathesis to walk create -> delete -> read.
-    max_examples: int = 5
+    # Defects of one group run together in the full-run test (each on its own operations or events).
+    group: int = 1
 
 
 # --- request rewrites ------------------------------------------------------------------------
@@ -168,39 +165,49 @@ def _subject_pointer(event: str) -> str:
 STREAM_OP = (STREAM.operation.operation_id,)
 COUNTED = str(STREAM.counter["event"])
 
+
+def _server_error(scope: Scope, operation: Operation) -> Reply:
+    return 500, JSON_HEADERS, b'{"error":"Internal server error"}'
+
+
+# HTTP defects break operations on a job (so only provisioning reaches their success answers), one
+# operation each; `group` says which defects can share one server without hiding each other, so that
+# the default full run is proven on every defect with a handful of runs.
 DEFECTS: tuple[Defect, ...] = (
-    Defect("success_status_changed", ("list_jobs",), "status_code_conformance", response=_undeclared_success),
+    Defect("success_status_changed", ("get_predictions",), "status_code_conformance", response=_undeclared_success),
     Defect(
         "required_field_removed",
-        ("list_jobs",),
+        ("get_prediction_epochs",),
         "response_schema_conformance",
         response=_edit_json(_drop_first_required),
     ),
     Defect(
-        "field_type_changed", ("list_jobs",), "response_schema_conformance", response=_edit_json(_retype_first_required)
+        "field_type_changed",
+        ("get_metrics",),
+        "response_schema_conformance",
+        response=_edit_json(_retype_first_required),
     ),
-    Defect("wrong_content_type", ("list_jobs",), "content_type_conformance", response=_content_type(b"text/html")),
-    Defect("accepts_no_credentials", ("list_jobs",), "ignored_auth", request=_with_demo_key),
+    Defect("wrong_content_type", ("get_job_status",), "content_type_conformance", response=_content_type(b"text/html")),
+    Defect("accepts_no_credentials", ("get_prediction_trends",), "ignored_auth", request=_with_demo_key),
     Defect("invalid_input_500", ("list_local_jobs",), "not_a_server_error", response=_bad_input_as(500, False)),
-    Defect("invalid_input_200", ("list_local_jobs",), "negative_data_rejection", response=_bad_input_as(200, True)),
-    Defect("limit_ignored", ("list_local_jobs",), "pagination_limit", request=_without_query("limit")),
+    Defect("invalid_input_200", ("get_logs",), "negative_data_rejection", response=_bad_input_as(200, True)),
+    Defect("limit_ignored", ("list_local_metrics",), "pagination_limit", request=_without_query("limit")),
     Defect(
         "delete_does_not_delete",
-        ("upload_dataset", "delete_dataset", "preview_dataset"),
+        ("delete_dataset",),
         "use_after_free",
-        request=lambda scope, op: _read_instead(scope, op) if op.method == "DELETE" else scope,
-        response=lambda op, status, headers, body: (
-            _success_example(op, status, headers, body) if op.method == "DELETE" else (status, headers, body)
-        ),
-        max_examples=10,
+        request=_read_instead,
+        response=_success_example,
     ),
+    Defect("server_error_everywhere", ("get_predictions",), "not_a_server_error", request=_server_error, group=2),
     Defect("stream_without_connected", STREAM_OP, "stream_first_event", event=_drop(STREAM.first_event)),
-    Defect("heartbeats_stopped", STREAM_OP, "stream_heartbeat", event=_drop(STREAM.heartbeat_event)),
+    Defect("heartbeats_stopped", STREAM_OP, "stream_heartbeat", event=_drop(STREAM.heartbeat_event), group=2),
     Defect(
         "renamed_event",
         STREAM_OP,
         "stream_event_declared",
-        event=_rename(STREAM.heartbeat_event, STREAM.heartbeat_event + "_v2"),
+        event=_rename(STREAM.first_event, STREAM.first_event + "_v2"),
+        group=2,
     ),
     Defect(
         "total_count_not_rising", STREAM_OP, "stream_counter", event=_set_at(COUNTED, str(STREAM.counter["pointer"]), 1)
@@ -211,7 +218,7 @@ DEFECTS: tuple[Defect, ...] = (
         "stream_subject",
         event=_set_at(COUNTED, _subject_pointer(COUNTED), "job_someone_else"),
     ),
-    Defect("prediction_never_streamed", STREAM_OP, "live_prediction_delivery", event=_drop(COUNTED)),
+    Defect("prediction_never_streamed", STREAM_OP, "live_prediction_delivery", event=_drop(COUNTED), group=2),
     Defect("stream_as_text_plain", STREAM_OP, "stream_content_type", response=_content_type(b"text/plain")),
 )
 BY_NAME = {defect.name: defect for defect in DEFECTS}
@@ -221,19 +228,32 @@ BY_NAME = {defect.name: defect for defect in DEFECTS}
 
 
 class DefectMiddleware:
-    """Wraps an ASGI app and applies `defect` to the operations it names (everything else passes)."""
+    """Wraps an ASGI app and applies each defect to the operations it names (everything else passes).
 
-    def __init__(self, app: Any, defect: Defect | None, contract: Contract = CONTRACT) -> None:
+    Several defects may run at once when they touch different operations, or different events of the
+    stream (their event rewrites are chained).
+    """
+
+    def __init__(self, app: Any, defects: Defect | Iterable[Defect] | None, contract: Contract = CONTRACT) -> None:
         self.app = app
-        self.defect = defect
+        self.defects = (defects,) if isinstance(defects, Defect) else tuple(defects or ())
         self.contract = contract
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = self.contract.match(scope.get("method", ""), scope.get("path", "")) if scope["type"] == "http" else None
-        defect = self.defect
-        if found is None or defect is None or found[0].operation_id not in defect.operations:
+        chosen = [d for d in self.defects if found is not None and found[0].operation_id in d.operations]
+        if found is None or not chosen:
             await self.app(scope, receive, send)
             return
+        events = [d.event for d in chosen if d.event is not None]
+        defect = Defect(
+            "+".join(d.name for d in chosen),
+            (found[0].operation_id,),
+            "",
+            request=next((d.request for d in chosen if d.request is not None), None),
+            response=next((d.response for d in chosen if d.response is not None), None),
+            event=_chained(events) if events else None,
+        )
         operation = found[0]
         if defect.request is not None:
             rewritten = defect.request(scope, operation)
@@ -241,12 +261,22 @@ class DefectMiddleware:
                 await _reply(send, *rewritten)
                 return
             scope = rewritten
+        # The app calls the last wrapper first: events are rewritten before the response start is.
+        if defect.response is not None:
+            send = _buffered_rewriter(send, operation, defect.response)
         if defect.event is not None:
-            await self.app(scope, receive, _stream_rewriter(send, defect.event))
-        elif defect.response is not None:
-            await self.app(scope, receive, _buffered_rewriter(send, operation, defect.response))
-        else:
-            await self.app(scope, receive, send)
+            send = _stream_rewriter(send, defect.event)
+        await self.app(scope, receive, send)
+
+
+def _chained(rewrites: list[Callable[[str, Any], list[tuple[str, Any]]]]) -> Callable[..., list[tuple[str, Any]]]:
+    def rewrite(event: str, data: Any) -> list[tuple[str, Any]]:
+        messages = [(event, data)]
+        for step in rewrites:
+            messages = [out for message in messages for out in step(*message)]
+        return messages
+
+    return rewrite
 
 
 async def _reply(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
@@ -317,31 +347,8 @@ def _stream_rewriter(send: Send, rewrite: Callable[[str, Any], list[tuple[str, A
 # --- serving ---------------------------------------------------------------------------------
 
 
-class DefectServer:
-    """The mock app with one defect (or none), under uvicorn in a thread on a free loopback port."""
+class DefectServer(ProcessServer):
+    """The mock app with some defects (or none), under uvicorn in a child process on a free loopback port."""
 
-    def __init__(self, defect: Defect | None, *, time_scale: float) -> None:
-        app = create_app(Settings(time_scale=time_scale, port=0))
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        config = uvicorn.Config(
-            DefectMiddleware(app, defect), log_level="warning", lifespan="on", timeout_graceful_shutdown=1
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> DefectServer:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the defect server did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
+    def __init__(self, defects: Defect | Iterable[Defect] | None, *, time_scale: float) -> None:
+        super().__init__(lambda: DefectMiddleware(create_app(Settings(time_scale=time_scale, port=0)), defects))

@@ -140,7 +140,7 @@ class SdkReport:
 
     def gate_run(self, duration: float) -> GateRun:
         """The report as a `GateRun`, for the gate's console, JUnit and Markdown writers."""
-        rows = divergences.classify(self.results, ())
+        rows = divergences.classify(self.results)
         return GateRun(rows, self.results.requests, duration, self.target, list(self.labels), list(self.warnings))
 
     def as_json(self, duration: float) -> dict[str, Any]:
