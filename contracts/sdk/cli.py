@@ -30,7 +30,8 @@ from contracts.sdk.journal_check import JournalChecker, MockAdmin
 from contracts.sdk.manifest import Manifest
 from contracts.sdk.manifest import load as load_manifest
 from contracts.sdk.report import SdkReport, write_text
-from contracts.sdk.runner import ManifestRunner
+from contracts.sdk.runner import DEFAULT_CALL_TIMEOUT, ManifestRunner
+from contracts.sdk.runners import RUNNERS_DIR, RUNNERS_VARIABLE, python_command
 from contracts.sdk.target import Demo, embedded_mock
 from spec import Contract
 
@@ -57,9 +58,11 @@ class SdkSettings:
 
     run: str | None = None
     manifest: str | None = None
+    runner: str | None = None
     spec: str | None = None
     time_scale: float = 1.0
     timeout: float = 300.0
+    call_timeout: float = DEFAULT_CALL_TIMEOUT
     junit_xml: Path | None = None
     report: Path | None = None
     json: Path | None = None
@@ -75,12 +78,24 @@ FLAGS: tuple[Flag, ...] = (
     _flag(
         "manifest",
         values.file_or_name,
-        "conformance manifest to run in this Python (a file, or a bundled name)",
+        "conformance manifest to run (a file, or a bundled name)",
         "none",
+    ),
+    _flag(
+        "runner",
+        str,
+        "command of the runner that calls the SDK in its own language (sh -c; README: Runner protocol)",
+        "the bundled Python runner for a Python manifest",
     ),
     _flag("spec", values.input_file, "OpenAPI document of the contract", "the bundled spec/openapi.yaml"),
     _flag("time-scale", values.time_scale, "time scale of the embedded ftl-mock (0.05 or 1/20)", "1"),
     _flag("timeout", values.positive_float, "seconds the --run command may take", "300"),
+    _flag(
+        "call-timeout",
+        values.positive_float,
+        "seconds the runner may take to answer one message (a call, hello, a client)",
+        f"{DEFAULT_CALL_TIMEOUT:g}",
+    ),
     _flag("junit-xml", values.output_file, "write a JUnit XML report here", "none"),
     _flag("report", values.output_file, "write a Markdown report here", "none"),
     _flag("json", values.output_file, "write every finding as JSON here", "none"),
@@ -128,6 +143,8 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str], coverage: bo
     settings = SdkSettings(**given)
     if not coverage and not settings.run and not settings.manifest:
         raise UsageError("give --run COMMAND, --manifest FILE, or both (or FTL_GATE_SDK_RUN / FTL_GATE_SDK_MANIFEST)")
+    if settings.runner and not settings.manifest:
+        raise UsageError("--runner needs --manifest FILE: the runner calls the methods a manifest lists")
     if coverage and not settings.manifest:
         raise UsageError("coverage needs --manifest FILE (or FTL_GATE_SDK_MANIFEST)")
     return settings
@@ -164,6 +181,7 @@ def check(settings: SdkSettings, environ: Mapping[str, str]) -> tuple[SdkReport,
     started = time.monotonic()
     contract = load_contract(settings.spec)
     manifest = load_manifest(settings.manifest, contract) if settings.manifest else None
+    runner = _runner_command(settings, manifest) if manifest else None
     parts = (manifest.title if manifest else None, f"`{settings.run}`" if settings.run else None)
     subject = " and ".join(part for part in parts if part)
     pairs: list[tuple[str, str]] = []
@@ -171,20 +189,41 @@ def check(settings: SdkSettings, environ: Mapping[str, str]) -> tuple[SdkReport,
         report = SdkReport(contract, f"{subject} on embedded ftl-mock at {demo.url}")
         admin = MockAdmin(demo.url)
         try:
-            if manifest is not None:
-                pairs += _run_manifest(contract, manifest, demo, admin, report)
+            if manifest is not None and runner is not None:
+                pairs += _run_manifest(contract, manifest, demo, admin, report, runner, settings, environ)
             if settings.run:
-                pairs += _run_command(settings, contract, {**environ, **demo.environment()}, admin, report)
+                command_env = {**environ, **demo.environment(), RUNNERS_VARIABLE: str(RUNNERS_DIR)}
+                pairs += _run_command(settings, contract, command_env, admin, report)
         finally:
             admin.close()
     coverage = Coverage.build(contract, subject, "requests observed in this run", pairs)
     return report, coverage, time.monotonic() - started
 
 
+def _runner_command(settings: SdkSettings, manifest: Manifest) -> tuple[str, str]:
+    """(command, how it is named in errors): `--runner`, else the Python runner for a Python manifest."""
+    if settings.runner:
+        return settings.runner, "--runner"
+    if manifest.language == "python":
+        return python_command(), "the Python runner"
+    raise UsageError(
+        f"--manifest {manifest.title} is a {manifest.language} manifest: give --runner COMMAND, the runner "
+        f"that calls it (e.g. --runner 'node \"${RUNNERS_VARIABLE}/node.mjs\" dist/index.mjs')"
+    )
+
+
 def _run_manifest(
-    contract: Contract, manifest: Manifest, demo: Demo, admin: MockAdmin, report: SdkReport
+    contract: Contract,
+    manifest: Manifest,
+    demo: Demo,
+    admin: MockAdmin,
+    report: SdkReport,
+    runner: tuple[str, str],
+    settings: SdkSettings,
+    environ: Mapping[str, str],
 ) -> list[tuple[str, str]]:
-    run = ManifestRunner(contract, manifest, demo, admin).run()
+    command, what = runner
+    run = ManifestRunner(contract, manifest, demo, admin, command, settings.call_timeout, environ, what).run()
     report.add_manifest_run(run, demo.url)
     return [(outcome.method.name, op) for outcome in run.methods for op in outcome.reached]
 
