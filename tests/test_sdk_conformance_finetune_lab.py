@@ -18,6 +18,7 @@ from contracts.sdk.findings import Finding
 from contracts.sdk.journal_check import MockAdmin
 from contracts.sdk.manifest import Manifest, load
 from contracts.sdk.runner import ManifestRun, ManifestRunner, MethodOutcome
+from contracts.sdk.runners import python_command
 from contracts.sdk.target import Demo
 from spec import Contract
 from spec import load as load_spec
@@ -34,12 +35,13 @@ def manifest(contract: Contract) -> Manifest:
     return load("finetune-lab-0.6.0", contract)
 
 
-def run_manifest(mock: MockProcess, contract: Contract, manifest: Manifest) -> ManifestRun:
+def run_manifest(mock: MockProcess, contract: Contract, manifest: Manifest, command: str | None = None) -> ManifestRun:
+    """Run the manifest (in-process, or through the runner `command` over its stdin and stdout)."""
     httpx.post(f"{mock.admin}/reset", json={}, timeout=10).raise_for_status()
     demo = Demo(mock.url, ALICE_KEY, ALICE_JWT, DEMO_JOB_TOKEN, DEMO_JOB)
     admin = MockAdmin(mock.url)
     try:
-        return ManifestRunner(contract, manifest, demo, admin).run()
+        return ManifestRunner(contract, manifest, demo, admin, command).run()
     finally:
         admin.close()
 
@@ -147,6 +149,23 @@ def test_list_jobs_is_warned_for_the_paging_the_platform_ignores(run: ManifestRu
     warned = [f for call in outcome(run, "training.list_jobs").calls for f in call.all_findings if not f.is_failure]
     assert [(f.check, f.field) for f in warned] == [("parameters_used", "limit"), ("parameters_used", "offset")]
     assert all("the platform ignores it" in f.message for f in warned)
+
+
+def signature(run: ManifestRun) -> list[tuple[str, str, str, str, str | None]]:
+    return sorted(
+        (m.method.name, call.call.id, f.check, f.severity.value, f.field)
+        for m in run.methods
+        for call in m.calls
+        for f in call.all_findings
+    )
+
+
+def test_the_python_runner_over_its_stdin_and_stdout_finds_the_same(
+    shared_mock: MockProcess, contract: Contract, manifest: Manifest, run: ManifestRun
+) -> None:
+    over_pipes = run_manifest(shared_mock, contract, manifest, python_command())
+    assert over_pipes.runner == "python" and over_pipes.installed == "0.6.0"
+    assert signature(over_pipes) == signature(run)
 
 
 def test_every_request_was_journalled_and_checked(run: ManifestRun) -> None:
