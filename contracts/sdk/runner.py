@@ -189,7 +189,7 @@ class ManifestRunner:
                         outcome.calls.append(self._run_call(session, method, call, state, proxy))
                     for probe, call in self._probe_calls(method):
                         progress(call.id)
-                        outcome.calls.append(self._run_probe(session, method, call, probe, state, proxy))
+                        outcome.calls.append(self._run_call(session, method, call, state, proxy, probe))
                     outcomes.append(outcome)
         info = session.info
         return ManifestRun(
@@ -256,19 +256,35 @@ class ManifestRunner:
         return builds
 
     def _run_call(
-        self, session: RunnerSession, method: Method, call: Call, state: RunState, proxy: RecordingProxy
+        self,
+        session: RunnerSession,
+        method: Method,
+        call: Call,
+        state: RunState,
+        proxy: RecordingProxy,
+        probe: Probe | None = None,
     ) -> CallOutcome:
+        """One call; with a probe, the mock answers the probe's operation with its error meanwhile."""
         try:
             args = state.resolve(list(call.args))
             kwargs = state.resolve(dict(call.kwargs))
         except RefError as exc:
             return self._not_run(method, call, f"cannot build the arguments: {exc}")
-        outcome = self._invoke(session, method, call, args, kwargs, proxy)
-        if outcome.response is not None:
-            state.responses[call.id] = outcome.response
-        if outcome.reply.returned:
-            state.results[call.id] = outcome.reply.result
-        return outcome.checked(self.contract, self.manifest)
+        if probe is None:
+            invoked = self._invoke(session, method, call, args, kwargs, proxy)
+            if invoked.response is not None:
+                state.responses[call.id] = invoked.response
+            if invoked.reply.returned:
+                state.results[call.id] = invoked.reply.result
+            return invoked.checked(self.contract, self.manifest)
+        self.admin.set_faults({probe.operation: {"error_status": probe.status}})
+        try:
+            invoked = self._invoke(session, method, call, args, kwargs, proxy, checked=False)
+        finally:
+            self.admin.clear_faults()
+        outcome = invoked.checked(self.contract, self.manifest)
+        outcome.probe = f"{probe.shape} {probe.status} from {probe.operation}"
+        return outcome
 
     def _probe_calls(self, method: Method) -> Iterator[tuple[Probe, Call]]:
         base = next((c for c in method.calls if c.raises is None and c.sends != 0), None)
@@ -289,23 +305,6 @@ class ManifestRunner:
                     note=f"{probe.operation} answers {probe.status} in shape {probe.shape}",
                 ),
             )
-
-    def _run_probe(
-        self, session: RunnerSession, method: Method, call: Call, probe: Probe, state: RunState, proxy: RecordingProxy
-    ) -> CallOutcome:
-        try:
-            args = state.resolve(list(call.args))
-            kwargs = state.resolve(dict(call.kwargs))
-        except RefError as exc:
-            return self._not_run(method, call, f"cannot build the arguments: {exc}")
-        self.admin.set_faults({probe.operation: {"error_status": probe.status}})
-        try:
-            invoked = self._invoke(session, method, call, args, kwargs, proxy, checked=False)
-        finally:
-            self.admin.clear_faults()
-        outcome = invoked.checked(self.contract, self.manifest)
-        outcome.probe = f"{probe.shape} {probe.status} from {probe.operation}"
-        return outcome
 
     def _not_run(self, method: Method, call: Call, why: str) -> CallOutcome:
         return CallOutcome(method, call, findings=[failure("arguments_resolve", why)], outcome="not run")
