@@ -102,6 +102,36 @@ def test_lists_jobs():
     assert response.status_code == 200
 """
 
+# The TypeScript SDK is not on a registry: its README command runs, in a folder laid out like the SDK's after its
+# build, on the tests' SDK-shaped module with the defects the real one has (lost messages, wrong body key, …).
+TS_SDK_FILES = {
+    "package.json": '{"name": "@finetunelab/sdk", "version": "0.6.0", "type": "module"}\n',
+    "dist/sdk.mjs": (ROOT / "tests" / "sdk_fixtures" / "sdk.mjs").read_text(encoding="utf-8"),
+    "dist/index.mjs": "import { build } from './sdk.mjs';\n"
+    "export const { FinetuneLabClient, FinetuneLabError } = build(\n"
+    "  ['lost-error-message', 'wrong-body-key', 'wrong-result-mapping',\n"
+    "   'missing-required-query', 'ignored-parameter'],\n"
+    ");\n",
+}
+
+
+def run_report(sdk: str, methods: dict[str, tuple[list[str], list[str]]]) -> str:
+    """What the coverage reads of an `ftl-gate sdk --manifest … --json` report: each method's reach and failures."""
+    listed = [{"method": m, "reached": r, "failed_checks": f} for m, (r, f) in methods.items()]
+    return json.dumps({"manifest": {"sdk": sdk, "version": "0.6.0", "methods": listed}})
+
+
+RUN_REPORTS = {
+    "reports/sdk.json": run_report(
+        "finetune-lab",
+        {"training.list_jobs": (["list_jobs"], []), "batch_test.cancel": (["cancel_batch_test"], ["body_conforms"])},
+    ),
+    "reports/ts.json": run_report(
+        "@finetunelab/sdk",
+        {"training.listJobs": (["list_jobs"], ["error_message_kept"]), "training.getLogs": (["get_logs"], [])},
+    ),
+}
+
 COMMANDS: dict[str, Run] = {
     # --- the two set-up commands -----------------------------------------------------------------------
     "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/ftl-gate": Run(
@@ -156,8 +186,24 @@ COMMANDS: dict[str, Run] = {
     "ftl-gate sdk --manifest finetune-lab-0.6.0 --json reports/sdk.json": Run(
         exit=1, outputs=("reports/sdk.json",), says=("result_matches", "ftl-gate sdk: failed:")
     ),
+    "ftl-gate sdk --manifest finetunelab-sdk-0.6.0 --runner 'node \"$FTL_SDK_RUNNERS/node.mjs\" dist/index.mjs' "
+    "--json reports/ts.json": Run(
+        files=TS_SDK_FILES,
+        exit=1,
+        outputs=("reports/ts.json",),
+        says=("trainingPredictions.get -> get_predictions · error_message_kept", "ftl-gate sdk: failed:"),
+    ),
     "ftl-gate sdk coverage --manifest finetune-lab-0.6.0 --claims seed-2025-12-17-sse-review-and-sdk-gaps": Run(
         says=("18 of 63",)
+    ),
+    "ftl-gate sdk coverage --results reports/sdk.json --results reports/ts.json "
+    "--claims seed-2025-12-17-sse-review-and-sdk-gaps": Run(
+        files=RUN_REPORTS,
+        says=(
+            "# SDK coverage: finetune-lab 0.6.0 · @finetunelab/sdk 0.6.0",
+            "| `training.list_jobs` ✓ | `training.listJobs` ✗ error_message_kept |",
+            "the note is wrong: `training.list_jobs` | the note is wrong: `training.listJobs` |",
+        ),
     ),
     # --- ftl-load ---------------------------------------------------------------------------------------
     "ftl-load compare                                   "

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from contracts.sdk.claims import ClaimCheck, check_note, parse_note
-from contracts.sdk.coverage import Coverage, pairs_from_manifest
+from contracts.sdk.coverage import Coverage, CoverageMatrix, pairs_from_manifest
 from contracts.sdk.manifest import load
 from spec import Contract
 from spec import load as load_spec
@@ -196,7 +196,85 @@ def test_coverage_command_prints_the_matrix_without_output_files() -> None:
     assert "# SDK coverage: finetune-lab 0.6.0" in result.stdout
 
 
-def test_coverage_command_needs_a_manifest() -> None:
+def test_coverage_command_needs_an_sdk() -> None:
     result = run_coverage()
     assert result.returncode == 2
-    assert result.stderr.strip() == "ftl-gate sdk: error: coverage needs --manifest FILE (or FTL_GATE_SDK_MANIFEST)"
+    assert result.stderr.strip() == (
+        "ftl-gate sdk: error: coverage needs --manifest FILE or --results REPORT, one per SDK "
+        "(or FTL_GATE_SDK_MANIFEST / FTL_GATE_SDK_RESULTS)"
+    )
+
+
+def run_report(sdk: str, methods: list[tuple[str, list[str], list[str]]]) -> dict[str, object]:
+    """The part of an `ftl-gate sdk --json` report the coverage reads."""
+    return {
+        "manifest": {
+            "sdk": sdk,
+            "version": "1.0",
+            "methods": [{"method": m, "reached": r, "failed_checks": f} for m, r, f in methods],
+        }
+    }
+
+
+def test_a_run_report_shows_which_covered_operations_conform(contract: Contract) -> None:
+    report = run_report(
+        "demo", [("jobs.list", ["list_jobs"], []), ("jobs.cancel", ["cancel_batch_test"], ["body_conforms"])]
+    )
+    coverage = Coverage.from_report(contract, report, "demo.json")
+    assert (coverage.subject, coverage.source) == ("demo 1.0", "run demo.json")
+    assert coverage.cell("list_jobs") == "`jobs.list` ✓"
+    assert coverage.cell("cancel_batch_test") == "`jobs.cancel` ✗ body_conforms"
+    assert coverage.summary() == {
+        "operations": 63,
+        "covered": 2,
+        "uncovered": 61,
+        "conforming": 1,
+        "with_defects": 1,
+    }
+    assert coverage.operation_json("cancel_batch_test") == {
+        "methods": ["jobs.cancel"],
+        "conforming": False,
+        "defects": {"jobs.cancel": ["body_conforms"]},
+    }
+
+
+def test_both_sdks_side_by_side_with_the_note_checked_for_each(contract: Contract) -> None:
+    python = coverage_of(contract, "finetune-lab-0.6.0")
+    typescript = coverage_of(contract, "finetunelab-sdk-0.6.0")
+    matrix = CoverageMatrix(contract, [python, typescript])
+    claims = [check_note(SEED_NOTE, contract, column.methods) for column in matrix.columns]
+    text = matrix.markdown(claims)
+    assert text.startswith("# SDK coverage: finetune-lab 0.6.0 · @finetunelab/sdk 0.6.0\n")
+    assert "| finetune-lab 0.6.0 | manifest " in text and "| 18 of 63 | — | — |" in text
+    assert "| public | 2 | 0 | 0 |  |" in text
+    assert (
+        "| batch-testing | `cancel_batch_test` | POST | `/api/batch-testing/cancel` | `batch_test.cancel` | "
+        "`batchTest.cancel` |" in text
+    )
+    assert (
+        "| 2. Training Metrics Retrieval | `GET /api/training/local/[jobId]/logs` | `get_logs` | "
+        "the note is wrong: `training.get_logs` | the note is wrong: `training.getLogs` |" in text
+    )
+    assert "- `get_logs` (2. Training Metrics Retrieval): @finetunelab/sdk 0.6.0 `training.getLogs`" in text
+    data = matrix.as_json(claims)
+    assert [sdk["summary"]["covered"] for sdk in data["sdks"]] == [18, 16]
+    assert data["operations"]["get_logs"]["sdks"]["@finetunelab/sdk 0.6.0"] == {"methods": ["training.getLogs"]}
+
+
+def test_coverage_command_sets_manifests_and_run_reports_side_by_side(tmp_path: Path) -> None:
+    report = tmp_path / "ts.json"
+    report.write_text(json.dumps(run_report("ts-sdk", [("training.getLogs", ["get_logs"], ["error_message_kept"])])))
+    result = run_coverage("--manifest", "finetune-lab-0.6.0", "--results", str(report))
+    assert result.returncode == 0, result.stderr
+    assert "# SDK coverage: finetune-lab 0.6.0 · ts-sdk 1.0" in result.stdout
+    assert "| `training.get_logs` | `training.getLogs` ✗ error_message_kept |" in result.stdout
+
+
+def test_a_results_file_that_is_not_a_run_report_is_a_one_line_error(tmp_path: Path) -> None:
+    other = tmp_path / "other.json"
+    other.write_text("{}")
+    result = run_coverage("--results", str(other))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"ftl-gate sdk: error: {other}: not the --json report of an `ftl-gate sdk --manifest` run"
+    )

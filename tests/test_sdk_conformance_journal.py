@@ -18,6 +18,7 @@ from contracts.sdk.journal_check import (
     JournalEntry,
     KnownCredentials,
     MockAdmin,
+    declared_parameters,
     undeclared_properties,
 )
 from spec import Contract, load
@@ -184,3 +185,27 @@ def test_undeclared_properties_follow_nested_objects_and_arrays() -> None:
     assert undeclared_properties(schema, {"a": [{"b": 1, "x": 2}], "c": 3, "d": 4}, "body") == ["body.a[0].x", "body.d"]
     closed = {"type": "object", "properties": {"a": {}}, "additionalProperties": False}
     assert undeclared_properties(closed, {"z": 1}, "body") == []
+
+
+def test_a_parameter_the_platform_ignores_is_warned_not_failed(
+    mock: MockProcess, admin: MockAdmin, contract: Contract
+) -> None:
+    checked = sent(mock, admin, contract, "GET", "/api/training/jobs", params={"limit": 5, "offset": 5}, headers=KEY)
+    assert failures(checked) == []
+    assert [(f.check, f.field) for f in checked.findings] == [
+        ("parameters_used", "limit"),
+        ("parameters_used", "offset"),
+    ]
+    assert all("ignores it (x-ignored-by-platform)" in f.message for f in checked.findings)
+    assert not sent(mock, admin, contract, "GET", "/api/training/jobs", headers=KEY).findings
+
+
+def test_the_contract_marks_the_ignored_parameters_machine_readably(contract: Contract) -> None:
+    marked = {
+        (op.operation_id, str(p["name"]))
+        for op in contract.operations.values()
+        for p in declared_parameters(contract, op)
+        if p.get("x-ignored-by-platform")
+    }
+    assert marked == {("list_jobs", "limit"), ("list_jobs", "offset")}
+    assert all(p.get("deprecated") is True for p in declared_parameters(contract, contract.operation("list_jobs")))

@@ -128,6 +128,48 @@ def test_unknown_error_type_is_refused(tmp_path: Path, contract: Contract) -> No
     assert "'NoSuchError' is not in `errors`" in message
 
 
+def test_bundled_typescript_manifest_names_every_public_method_of_the_reference(contract: Contract) -> None:
+    manifest = load("finetunelab-sdk-0.6.0", contract)
+    assert (manifest.sdk, manifest.version, manifest.language) == ("@finetunelab/sdk", "0.6.0", "typescript")
+    operations = {m.name: m.operations for m in manifest.methods}
+    assert operations == {  # reference §12.2: the client's methods, `request` included
+        "predict": ("predict",),
+        "request": ("list_jobs",),
+        "batchTest.run": ("run_batch_test",),
+        "batchTest.status": ("get_batch_test_status",),
+        "batchTest.cancel": ("cancel_batch_test",),
+        "analytics.traces": ("list_traces",),
+        "analytics.createTrace": ("create_trace",),
+        "analytics.data": ("get_analytics_data",),
+        "training.createJob": ("create_job",),
+        "training.listJobs": ("list_jobs",),
+        "training.getMetrics": ("get_metrics",),
+        "training.getLogs": ("get_logs",),
+        "training.getErrors": ("get_errors",),
+        "trainingPredictions.get": ("get_predictions",),
+        "trainingPredictions.epochs": ("get_prediction_epochs",),
+        "trainingPredictions.trends": ("get_prediction_trends",),
+        "trainingPredictions.create": ("create_predictions",),
+    }
+    assert manifest.client_error("training_key") == "FinetuneLabError"
+
+
+def test_a_python_manifest_names_factories_and_errors_by_import_path(tmp_path: Path, contract: Contract) -> None:
+    document = minimal()
+    document["clients"]["client"]["factory"] = "Client"
+    assert "clients.client.factory: 'Client' is not module:attribute" in load_error(tmp_path, contract, document)
+    document["language"] = "javascript"
+    assert load(written(tmp_path, document), contract).clients["client"].factory == "Client"
+
+
+def test_a_client_error_must_be_known(tmp_path: Path, contract: Contract) -> None:
+    document = minimal()
+    document["clients"]["client"]["error"] = "NoSuchError"
+    assert "clients.client.error: 'NoSuchError' is not in `errors`" in load_error(tmp_path, contract, document)
+    document["clients"]["client"]["error"] = "RuntimeError"
+    assert load(written(tmp_path, document), contract).client_error("client") == "RuntimeError"
+
+
 @dataclass
 class Item:
     epoch: int

@@ -126,6 +126,46 @@ class ClaimCheck:
         return lines
 
 
+def combined_claim_lines(checks: list[tuple[str, ClaimCheck]]) -> list[str]:
+    """The note's gap table with one verdict column per SDK (subject, its checked claims), in note order."""
+    first = checks[0][1]
+    names = [subject for subject, _ in checks]
+    lines = [
+        f"## Design note claims: {Path(first.source).name}",
+        "",
+        *(
+            f"- {subject}: {len(check.confirmed)} endpoints confirmed uncovered, {len(check.wrong)} covered although"
+            " the note lists them as missing"
+            for subject, check in checks
+        ),
+        "",
+        f"| note group | endpoint | operation | {' | '.join(names)} |",
+        "|---|---|---|" + "---|" * len(names),
+    ]
+    for index, row in enumerate(first.rows):
+        operation = f"`{row.operation_id}`" if row.operation_id else "—"
+        cells = []
+        for _, check in checks:
+            other = check.rows[index]
+            covered = ", ".join(f"`{m}`" for m in other.covered_by)
+            cells.append(f"{other.verdict}: {covered}" if covered else other.verdict)
+        endpoint = f"`{row.claim.method} {row.claim.path}`"
+        lines.append(f"| {row.claim.group} | {endpoint} | {operation} | {' | '.join(cells)} |")
+    existing = [(subject, row) for subject, check in checks for row in check.names if row.existing]
+    if existing:
+        lines += ["", "Methods the note proposes that an SDK already has:", ""]
+        lines += [
+            f"- `{row.name}` ({row.group}): {subject} {', '.join(f'`{m}`' for m in row.existing)}"
+            for subject, row in existing
+        ]
+    return lines
+
+
+def snake(name: str) -> str:
+    """`listJobs` -> `list_jobs`, so a note's Python names match methods of any SDK."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
 def parse_note(text: str) -> tuple[list[Claim], list[tuple[str, str]]]:
     """Endpoint claims and proposed method names, each with its `####` group heading."""
     claims: list[Claim] = []
@@ -182,7 +222,9 @@ def check_note(path: str | Path, contract: Contract, covering: Mapping[str, Iter
     for row in rows:
         reaching.setdefault(row.claim.group, set()).update(row.covered_by)
     name_rows = tuple(
-        NameRow(group, name, tuple(sorted(m for m in reaching.get(group, ()) if m.rsplit(".", 1)[-1] == name)))
+        NameRow(
+            group, name, tuple(sorted(m for m in reaching.get(group, ()) if snake(m.rsplit(".", 1)[-1]) == snake(name)))
+        )
         for group, name in names
     )
     return ClaimCheck(str(source), tuple(rows), name_rows)

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -24,13 +25,14 @@ from cmdline import Flag, Parser, UsageError, append_step_summary, console, guar
 from contracts.errors import GateError
 from contracts.gate import GateRun, load_contract
 from contracts.reports import markdown, print_summary, write_junit, write_markdown
-from contracts.sdk.claims import ClaimCheck, check_note
-from contracts.sdk.coverage import Coverage, pairs_from_journal, pairs_from_manifest
+from contracts.sdk.claims import check_note
+from contracts.sdk.coverage import Coverage, CoverageMatrix, client_of, pairs_from_manifest
 from contracts.sdk.journal_check import JournalChecker, MockAdmin
 from contracts.sdk.manifest import Manifest
 from contracts.sdk.manifest import load as load_manifest
 from contracts.sdk.report import SdkReport, write_text
-from contracts.sdk.runner import ManifestRunner
+from contracts.sdk.runner import DEFAULT_CALL_TIMEOUT, ManifestRunner
+from contracts.sdk.runners import RUNNERS_DIR, RUNNERS_VARIABLE, python_command
 from contracts.sdk.target import Demo, embedded_mock
 from spec import Contract
 
@@ -39,6 +41,8 @@ ENV_PREFIX = "FTL_GATE_SDK_"
 # Exit statuses of `sh -c` for a command it could not find or execute.
 NOT_STARTED = (126, 127)
 CLAIMS_DIR = Path(__file__).with_name("claims")
+# One SDK method (or client) in a run: its name, the operations it reached, the checks it failed.
+Triple = tuple[str, list[str], list[str]]
 
 
 def _claims(text: str) -> Path:
@@ -57,9 +61,11 @@ class SdkSettings:
 
     run: str | None = None
     manifest: str | None = None
+    runner: str | None = None
     spec: str | None = None
     time_scale: float = 1.0
     timeout: float = 300.0
+    call_timeout: float = DEFAULT_CALL_TIMEOUT
     junit_xml: Path | None = None
     report: Path | None = None
     json: Path | None = None
@@ -75,12 +81,24 @@ FLAGS: tuple[Flag, ...] = (
     _flag(
         "manifest",
         values.file_or_name,
-        "conformance manifest to run in this Python (a file, or a bundled name)",
+        "conformance manifest to run (a file, or a bundled name)",
         "none",
+    ),
+    _flag(
+        "runner",
+        str,
+        "command of the runner that calls the SDK in its own language (sh -c; README: Runner protocol)",
+        "the bundled Python runner for a Python manifest",
     ),
     _flag("spec", values.input_file, "OpenAPI document of the contract", "the bundled spec/openapi.yaml"),
     _flag("time-scale", values.time_scale, "time scale of the embedded ftl-mock (0.05 or 1/20)", "1"),
     _flag("timeout", values.positive_float, "seconds the --run command may take", "300"),
+    _flag(
+        "call-timeout",
+        values.positive_float,
+        "seconds the runner may take to answer one message (a call, hello, a client)",
+        f"{DEFAULT_CALL_TIMEOUT:g}",
+    ),
     _flag("junit-xml", values.output_file, "write a JUnit XML report here", "none"),
     _flag("report", values.output_file, "write a Markdown report here", "none"),
     _flag("json", values.output_file, "write every finding as JSON here", "none"),
@@ -91,7 +109,24 @@ FLAGS: tuple[Flag, ...] = (
     ),
     _flag("quiet", values.boolean, "no summary table, only the last line", "off", kind="switch"),
 )
-COVERAGE_FLAGS = ("manifest", "spec", "coverage", "coverage-json", "claims")
+COVERAGE_FLAGS = ("spec", "coverage", "coverage-json", "claims")
+# `ftl-gate sdk coverage` takes several SDKs: manifests (what they declare) and run reports (what they did).
+COVERAGE_SOURCES: tuple[Flag, ...] = (
+    _flag(
+        "manifest",
+        lambda text: tuple(values.file_or_name(part) for part in text.split(",")),
+        "manifest whose declared operations make one SDK column (file or bundled name; repeat for more SDKs)",
+        "none",
+        kind="list",
+    ),
+    _flag(
+        "results",
+        lambda text: tuple(values.input_file(part) for part in text.split(",")),
+        "--json report of an `ftl-gate sdk --manifest` run: one SDK column with what conformed (repeat)",
+        "none",
+        kind="list",
+    ),
+)
 
 
 def build_parser(names: Sequence[str] | None = None, coverage: bool = False) -> Parser:
@@ -100,9 +135,9 @@ def build_parser(names: Sequence[str] | None = None, coverage: bool = False) -> 
     if coverage:
         return parser_for(
             f"{PROG} coverage",
-            "Print which operations a manifest's SDK methods cover, uncovered ones by tag.",
+            "Print which operations each SDK's methods cover, side by side, uncovered ones by tag.",
             epilog,
-            _selected(names),
+            [*COVERAGE_SOURCES, *_selected(names)],
         )
     return parser_for(
         PROG,
@@ -117,19 +152,45 @@ def _selected(names: Sequence[str] | None) -> list[Flag]:
     return [flag for flag in FLAGS if names is None or flag.name in names]
 
 
-def parse_settings(argv: Sequence[str], environ: Mapping[str, str], coverage: bool = False) -> SdkSettings:
+def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> SdkSettings:
     """Settings from flags, then `FTL_GATE_SDK_*` variables, then defaults; UsageError naming the culprit."""
-    names = COVERAGE_FLAGS if coverage else None
-    args = build_parser(names, coverage).parse_args(list(argv))
-    given = resolve(_selected(names), args, environ)
+    args = build_parser().parse_args(list(argv))
+    given = resolve(FLAGS, args, environ)
     if "spec" in given:
         given["spec"] = str(given["spec"])
     assert set(given) <= {f.name for f in fields(SdkSettings)}
     settings = SdkSettings(**given)
-    if not coverage and not settings.run and not settings.manifest:
+    if not settings.run and not settings.manifest:
         raise UsageError("give --run COMMAND, --manifest FILE, or both (or FTL_GATE_SDK_RUN / FTL_GATE_SDK_MANIFEST)")
-    if coverage and not settings.manifest:
-        raise UsageError("coverage needs --manifest FILE (or FTL_GATE_SDK_MANIFEST)")
+    if settings.runner and not settings.manifest:
+        raise UsageError("--runner needs --manifest FILE: the runner calls the methods a manifest lists")
+    return settings
+
+
+@dataclass(frozen=True)
+class CoverageSettings:
+    """What `ftl-gate sdk coverage` sets side by side and where it writes."""
+
+    manifest: tuple[str, ...] = ()
+    results: tuple[Path, ...] = ()
+    spec: str | None = None
+    coverage: Path | None = None
+    coverage_json: Path | None = None
+    claims: Path | None = None
+
+
+def parse_coverage_settings(argv: Sequence[str], environ: Mapping[str, str]) -> CoverageSettings:
+    """The settings of `ftl-gate sdk coverage`; UsageError when it has no SDK to show."""
+    args = build_parser(COVERAGE_FLAGS, coverage=True).parse_args(list(argv))
+    given = resolve([*COVERAGE_SOURCES, *_selected(COVERAGE_FLAGS)], args, environ)
+    if "spec" in given:
+        given["spec"] = str(given["spec"])
+    settings = CoverageSettings(**given)
+    if not settings.manifest and not settings.results:
+        raise UsageError(
+            "coverage needs --manifest FILE or --results REPORT, one per SDK "
+            "(or FTL_GATE_SDK_MANIFEST / FTL_GATE_SDK_RESULTS)"
+        )
     return settings
 
 
@@ -164,34 +225,56 @@ def check(settings: SdkSettings, environ: Mapping[str, str]) -> tuple[SdkReport,
     started = time.monotonic()
     contract = load_contract(settings.spec)
     manifest = load_manifest(settings.manifest, contract) if settings.manifest else None
+    runner = _runner_command(settings, manifest) if manifest else None
     parts = (manifest.title if manifest else None, f"`{settings.run}`" if settings.run else None)
     subject = " and ".join(part for part in parts if part)
-    pairs: list[tuple[str, str]] = []
+    triples: list[Triple] = []
     with embedded_mock(contract.source, settings.time_scale) as demo:
         report = SdkReport(contract, f"{subject} on embedded ftl-mock at {demo.url}")
         admin = MockAdmin(demo.url)
         try:
-            if manifest is not None:
-                pairs += _run_manifest(contract, manifest, demo, admin, report)
+            if manifest is not None and runner is not None:
+                triples += _run_manifest(contract, manifest, demo, admin, report, runner, settings, environ)
             if settings.run:
-                pairs += _run_command(settings, contract, {**environ, **demo.environment()}, admin, report)
+                command_env = {**environ, **demo.environment(), RUNNERS_VARIABLE: str(RUNNERS_DIR)}
+                triples += _run_command(settings, contract, command_env, admin, report)
         finally:
             admin.close()
-    coverage = Coverage.build(contract, subject, "requests observed in this run", pairs)
+    coverage = Coverage.from_methods(contract, subject, "requests observed in this run", triples)
     return report, coverage, time.monotonic() - started
 
 
+def _runner_command(settings: SdkSettings, manifest: Manifest) -> tuple[str, str]:
+    """(command, how it is named in errors): `--runner`, else the Python runner for a Python manifest."""
+    if settings.runner:
+        return settings.runner, "--runner"
+    if manifest.language == "python":
+        return python_command(), "the Python runner"
+    raise UsageError(
+        f"--manifest {manifest.title} is a {manifest.language} manifest: give --runner COMMAND, the runner "
+        f"that calls it (e.g. --runner 'node \"${RUNNERS_VARIABLE}/node.mjs\" dist/index.mjs')"
+    )
+
+
 def _run_manifest(
-    contract: Contract, manifest: Manifest, demo: Demo, admin: MockAdmin, report: SdkReport
-) -> list[tuple[str, str]]:
-    run = ManifestRunner(contract, manifest, demo, admin).run()
+    contract: Contract,
+    manifest: Manifest,
+    demo: Demo,
+    admin: MockAdmin,
+    report: SdkReport,
+    runner: tuple[str, str],
+    settings: SdkSettings,
+    environ: Mapping[str, str],
+) -> list[Triple]:
+    command, what = runner
+    run = ManifestRunner(contract, manifest, demo, admin, command, settings.call_timeout, environ, what).run()
     report.add_manifest_run(run, demo.url)
-    return [(outcome.method.name, op) for outcome in run.methods for op in outcome.reached]
+    return [(outcome.method.name, sorted(outcome.reached), outcome.failed_checks) for outcome in run.methods]
 
 
 def _run_command(
     settings: SdkSettings, contract: Contract, env: Mapping[str, str], admin: MockAdmin, report: SdkReport
-) -> list[tuple[str, str]]:
+) -> list[Triple]:
     command = str(settings.run)
     admin.clear_journal()
     exit_code, output = run_command(command, env, settings.timeout)
@@ -209,36 +292,49 @@ def _run_command(
     checked = JournalChecker(contract, admin.known_credentials()).check_all(entries)
     report.add_command(command, exit_code, output, settings.timeout)
     report.add_journal(checked, admin.base_url)
-    return pairs_from_journal(entries, {r.entry.seq: r.operation_id for r in checked})
+    return [
+        (client_of(r.entry), [r.operation_id], [f.check for f in r.findings if f.is_failure])
+        for r in checked
+        if r.operation_id
+    ]
 
 
-def _claims_check(settings: SdkSettings, coverage: Coverage) -> ClaimCheck | None:
-    if settings.claims is None:
-        return None
-    return check_note(settings.claims, coverage.contract, coverage.methods)
-
-
-def _write_coverage(settings: SdkSettings, coverage: Coverage, console: Console | None) -> None:
-    claims = _claims_check(settings, coverage)
+def _write_coverage(settings: SdkSettings | CoverageSettings, matrix: CoverageMatrix, console: Console | None) -> None:
+    claims = (
+        [check_note(settings.claims, matrix.contract, column.methods) for column in matrix.columns]
+        if settings.claims is not None
+        else None
+    )
     if settings.coverage:
-        write_text(settings.coverage, coverage.markdown(claims))
+        write_text(settings.coverage, matrix.markdown(claims))
     if settings.coverage_json:
-        write_text(settings.coverage_json, json.dumps(coverage.as_json(claims), indent=2) + "\n")
+        write_text(settings.coverage_json, json.dumps(matrix.as_json(claims), indent=2) + "\n")
     if console is not None:
-        console.print(coverage.markdown(claims), markup=False, soft_wrap=True)
+        console.print(matrix.markdown(claims), markup=False, soft_wrap=True)
 
 
 def coverage_main(argv: Sequence[str], environ: Mapping[str, str], console: Console) -> int:
-    """`ftl-gate sdk coverage`: the matrix of a manifest's declared operations."""
-    settings = parse_settings(argv, environ, coverage=True)
+    """`ftl-gate sdk coverage`: the matrix of manifests' declared operations and runs' reports, side by side."""
+    settings = parse_coverage_settings(argv, environ)
     contract = load_contract(settings.spec)
-    manifest = load_manifest(str(settings.manifest), contract)
-    coverage = Coverage.build(
-        contract, manifest.title, f"manifest {manifest.source}", pairs_from_manifest(manifest.methods)
-    )
+    columns = []
+    for name in settings.manifest:
+        manifest = load_manifest(name, contract)
+        reached = pairs_from_manifest(manifest.methods)
+        columns.append(Coverage.build(contract, manifest.title, f"manifest {manifest.source}", reached))
+    columns += [Coverage.from_report(contract, _read_report(path), str(path)) for path in settings.results]
     shown = console if not (settings.coverage or settings.coverage_json) else None
-    _write_coverage(settings, coverage, shown)
+    _write_coverage(settings, CoverageMatrix(contract, columns), shown)
     return 0
+
+
+def _read_report(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise GateError(f"--results: cannot read {path}: {exc.strerror}") from None
+    except ValueError:
+        raise GateError(f"--results: {path} is not JSON (give the --json report of an ftl-gate sdk run)") from None
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -256,7 +352,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         if not settings.quiet:
             print_summary(out, run)
         _write_reports(settings, report, run, duration)
-        _write_coverage(settings, coverage, None)
+        _write_coverage(settings, CoverageMatrix(coverage.contract, [coverage]), None)
         warning = append_step_summary(markdown(run), env)
         if warning:
             print(f"{PROG}: warning: {warning}", file=sys.stderr)

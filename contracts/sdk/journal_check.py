@@ -52,6 +52,8 @@ TRANSPORT_HEADERS = frozenset(
 )
 # The API key format the `bearerApiKey` scheme describes (`Authorization: Bearer wak_…`).
 API_KEY_PREFIX = "wak_"
+# The parameter extension that says the platform accepts a parameter and does nothing with it.
+IGNORED_BY_PLATFORM = "x-ignored-by-platform"
 # The journal keeps this many characters of a secret (`mockserver.journal.redact`).
 REDACTED_KEEP = 8
 ELLIPSIS = "…"
@@ -233,6 +235,32 @@ def query_declared(ctx: RequestContext) -> Iterable[Finding]:
             yield warning("query_declared", f"query parameter {name!r} is not declared (declared: {listed})", name)
 
 
+def parameters_used(ctx: RequestContext) -> Iterable[Finding]:
+    """No parameter sent is one the contract marks `deprecated` (a warning; `x-ignored-by-platform`: it is a no-op)."""
+    op, entry = ctx.operation, ctx.entry
+    if op is None:
+        return
+    sent = {("query", name) for name, _ in entry.query_pairs} | {("header", name) for name in entry.headers}
+    for definition in declared_parameters(ctx.contract, op):
+        location, name = str(definition.get("in")), str(definition.get("name"))
+        key = (location, name.lower() if location == "header" else name)
+        if key not in sent or not definition.get("deprecated"):
+            continue
+        if definition.get(IGNORED_BY_PLATFORM):
+            why = "the platform ignores it (x-ignored-by-platform), so it does not do what the caller asks"
+        else:
+            why = "it is deprecated"
+        yield warning("parameters_used", f"sends {location} parameter {name!r}: {why}", name)
+
+
+def declared_parameters(contract: Contract, op: Operation) -> list[Mapping[str, Any]]:
+    """The operation's parameter objects as written (path-level ones too), extensions included."""
+    path_item = contract.resolved.get("paths", {}).get(op.path, {})
+    merged = {(p.get("name"), p.get("in")): p for p in path_item.get("parameters") or [] if isinstance(p, Mapping)}
+    merged.update({(p.get("name"), p.get("in")): p for p in op.raw.get("parameters") or [] if isinstance(p, Mapping)})
+    return list(merged.values())
+
+
 def headers_used(ctx: RequestContext) -> Iterable[Finding]:
     """Every header sent is one HTTP itself, the security schemes or the operation's parameters use."""
     op = ctx.operation
@@ -336,6 +364,7 @@ REQUEST_CHECKS: tuple[RequestCheck, ...] = (
     operation_exists,
     parameters_conform,
     query_declared,
+    parameters_used,
     headers_used,
     content_type_right,
     body_conforms,
@@ -455,10 +484,12 @@ class MockAdmin:
         """Release the HTTP client."""
         self._client.close()
 
-    def _call(self, method: str, path: str) -> Any:
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
         url = f"{self.admin}/{path}"
         try:
-            response = self._client.request(method, url)
+            response = (
+                self._client.request(method, url, json=body) if body is not None else self._client.request(method, url)
+            )
         except httpx.HTTPError as exc:
             raise GateError(f"mock admin API unreachable at {url}: {exc}") from None
         if response.status_code != 200:
@@ -484,6 +515,14 @@ class MockAdmin:
         """The mock's whole store, secrets in full (`GET /__mock/data?secrets=1`: manifests may point at them)."""
         result = self._call("GET", "data?secrets=1")
         return result if isinstance(result, dict) else {}
+
+    def set_faults(self, faults: Mapping[str, Any]) -> None:
+        """Replace the mock's fault table (`PUT /__mock/faults`): `{operationId: {"error_status": 404}}`."""
+        self._call("PUT", "faults", dict(faults))
+
+    def clear_faults(self) -> None:
+        """Remove every fault."""
+        self._call("DELETE", "faults")
 
     def known_credentials(self) -> KnownCredentials:
         """The session and job tokens the mock holds now."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ from contracts.sdk.refs import call_of, references, syntax_problem
 from spec import Contract, Schema
 
 SCHEMA_FILE = Path(__file__).with_name("manifest.schema.json")
+PYTHON = "python"
+IMPORT_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_.]*")
 MANIFEST_DIR = Path(__file__).with_name("manifests")
 
 
@@ -36,6 +39,7 @@ class ClientSpec:
     factory: str
     args: Sequence[Any] = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,20 @@ class Manifest:
         """True for a path under one of the `outside_contract` prefixes."""
         return any(path.startswith(prefix) for prefix in self.outside_contract)
 
+    def client_error(self, client: str) -> str | None:
+        """The error a client's methods raise for an error response: its own `error`, else the first of `errors`."""
+        spec = self.clients.get(client)
+        if spec is not None and spec.error:
+            return spec.error
+        return next(iter(self.errors), None)
+
+    def error_names(self) -> list[str]:
+        """Every error name the manifest uses: `errors`, the clients' errors and the calls' `raises`, in that order."""
+        names = list(self.errors)
+        names += [c.error for c in self.clients.values() if c.error]
+        names += [call.raises.error for m in self.methods for call in m.calls if call.raises is not None]
+        return list(dict.fromkeys(names))
+
 
 def bundled(name: str) -> Path:
     """A manifest shipped in `contracts/sdk/manifests/` by file name without `.yaml`."""
@@ -167,7 +185,9 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 
 def _build(document: Mapping[str, Any], source: str) -> Manifest:
     clients = {
-        name: ClientSpec(name, spec["factory"], tuple(spec.get("args") or ()), dict(spec.get("kwargs") or {}))
+        name: ClientSpec(
+            name, spec["factory"], tuple(spec.get("args") or ()), dict(spec.get("kwargs") or {}), spec.get("error")
+        )
         for name, spec in document["clients"].items()
     }
     default_client = next(iter(clients))
@@ -237,6 +257,24 @@ def check(manifest: Manifest, contract: Contract) -> list[str]:
     for name, client in manifest.clients.items():
         problems.extend(_check_refs(client.args, f"clients.{name}.args", set()))
         problems.extend(_check_refs(client.kwargs, f"clients.{name}.kwargs", set()))
+        if client.error is not None and not _known_error(manifest, client.error):
+            problems.append(
+                f"clients.{name}.error: {client.error!r} is not in `errors`, a builtin exception or module:Name"
+            )
+    if manifest.language == PYTHON:
+        problems.extend(_python_paths(manifest))
+    return problems
+
+
+def _python_paths(manifest: Manifest) -> list[str]:
+    """A Python runner imports factories and errors by `module:attribute` (or a builtin exception's name)."""
+    problems = []
+    for name, client in manifest.clients.items():
+        if not IMPORT_PATH.fullmatch(client.factory):
+            problems.append(f"clients.{name}.factory: {client.factory!r} is not module:attribute (a Python manifest)")
+    for error in manifest.errors.values():
+        if not IMPORT_PATH.fullmatch(error.type) and not hasattr(builtins, error.type):
+            problems.append(f"errors.{error.name}.type: {error.type!r} is not module:Name or a builtin exception")
     return problems
 
 
@@ -271,6 +309,6 @@ def _check_refs(value: Any, at: str, earlier: set[str]) -> list[str]:
 
 
 def _known_error(manifest: Manifest, name: str) -> bool:
-    if name in manifest.errors or ":" in name:
+    if name in manifest.errors or ":" in name or manifest.language != PYTHON:
         return True
     return isinstance(getattr(builtins, name, None), type) and issubclass(getattr(builtins, name), BaseException)

@@ -186,18 +186,8 @@ def with_field(finding: Finding) -> str:
 
 def _call_checks(call: CallOutcome) -> Iterable[str]:
     """The checks that ran on a call (a check that ran and found nothing passed)."""
-    checks = {f.check for f in call.findings}
-    if "arguments_resolve" in checks or "method_exists" in checks:
-        return ()
-    ran = {"reaches_operation", "request_count"}
-    spec = call.call
-    if spec.raises is not None:
-        ran.add("raises_expected_error")
-    else:
-        ran.add("call_succeeds")
-        if spec.result:
-            ran.add("result_matches")
-    if call.requests:
+    ran = set(call.checks) | {f.check for f in call.findings}
+    if call.requests and call.probe is None:
         ran.update(CHECK_NAMES)
     return sorted(ran)
 
@@ -224,16 +214,19 @@ def manifest_json(run: ManifestRun) -> dict[str, Any]:
         "version": run.manifest.version,
         "installed": run.installed,
         "location": run.location,
+        "runner": run.runner,
         "methods": [
             {
                 "method": outcome.method.name,
                 "operations": list(outcome.method.operations),
                 "reached": sorted(outcome.reached),
                 "verdict": "failed" if outcome.failed else "passed",
+                "failed_checks": outcome.failed_checks,
                 "calls": [
                     {
                         "id": call.call.id,
                         "call": call.call.signature(outcome.method.name),
+                        "probe": call.probe,
                         "outcome": call.outcome,
                         "requests": [request_json(r) for r in call.requests],
                         "findings": [f.as_json() for f in call.all_findings],
