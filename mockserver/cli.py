@@ -30,6 +30,7 @@ PROG = "ftl-mock"
 ENV_PREFIX = "FTL_MOCK_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 GRACEFUL_SHUTDOWN_S = 5
+LISTEN_BACKLOG = 2048  # uvicorn's default backlog
 MIN_TOKEN_LENGTH = 16
 TOKEN_HINT = "python3 -c 'import secrets; print(secrets.token_urlsafe())'"  # noqa: S105 (a command)
 
@@ -155,6 +156,9 @@ def bind(host: str, port: int) -> socket.socket:
         sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
+        # Listening before the banner is printed: a client that reads the banner and connects at once is
+        # queued until uvicorn accepts, instead of refused.
+        sock.listen(LISTEN_BACKLOG)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     sock.set_inheritable(True)
