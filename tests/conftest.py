@@ -35,8 +35,8 @@ DEMO_JOB_TOKEN = "lqXWBRwkBQjJ22Aoe_E-QqnLQ1onUWynCJW6kZprmwg"
 
 
 def path_of(operation_id: str, **params: str) -> str:
-    """The path of `operation_id` in the spec, its template filled from `params` (KeyError when one is missing)."""
-    return spec.load().operation(operation_id).path.format(**params)
+    """The path of `operation_id` in the spec, its template filled from `params` (SpecError when one is missing)."""
+    return spec.load().operation(operation_id).path_for(**params)
 
 
 def console_script(name: str) -> str:

@@ -24,13 +24,10 @@ from tests.conftest import (
     BOB_KEY,
     DEMO_JOB,
     DEMO_JOB_TOKEN,
+    path_of,
 )
 
 CONTRACT = spec.load()
-
-
-def path_of(operation_id: str, **params: str) -> str:
-    return CONTRACT.operations[operation_id].path.format(**params)
 
 
 def declared(operation_id: str, response: httpx.Response) -> httpx.Response:

@@ -13,6 +13,7 @@ import pytest
 from conftest import ALICE_JWT, ALICE_KEY, ALICE_PRODUCTION_KEY, DEMO_JOB, MockProcess
 
 import spec
+from spec import pointers
 
 CONTRACT = spec.load()
 KEY = {"X-API-Key": ALICE_KEY}
@@ -35,12 +36,9 @@ def items(mock: MockProcess, op_id: str, limit: int, offset: int) -> list[Any]:
     assert rule is not None
     path_params, query, headers = LISTS[op_id]
     params = {**query, rule["limit"]: limit, rule["offset"]: offset}
-    response = httpx.get(mock.url + op.path.format(**path_params), params=params, headers=headers, timeout=10)
+    response = httpx.get(mock.url + op.path_for(**path_params), params=params, headers=headers, timeout=10)
     assert response.status_code == 200, response.text
-    found: Any = response.json()
-    for part in str(rule["items"]).strip("/").split("/"):
-        found = found[part]
-    return list(found)
+    return list(pointers.get(response.json(), str(rule["items"])))
 
 
 def largest_limit(op_id: str) -> int:

@@ -61,7 +61,7 @@ def auth(op_id: str, job_token: str = DEMO_JOB_TOKEN) -> dict[str, str]:
 def call(client: httpx.Client, op_id: str, path_params: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
     """Send the operation's method to its path with alice's credentials."""
     op = CONTRACT.operations[op_id]
-    path = op.path.format(**(path_params or {}))
+    path = op.path_for(**(path_params or {}))
     headers = {**auth(op_id, kwargs.pop("job_token", DEMO_JOB_TOKEN)), **kwargs.pop("headers", {})}
     return client.request(op.method, path, headers=headers, **kwargs)
 

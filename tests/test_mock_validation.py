@@ -12,15 +12,11 @@ import httpx
 import pytest
 
 import spec
-from tests.conftest import ALICE_JWT, ALICE_KEY, DEMO_JOB
+from tests.conftest import ALICE_JWT, ALICE_KEY, DEMO_JOB, path_of
 
 CONTRACT = spec.load()
 JWT = {"Authorization": f"Bearer {ALICE_JWT}"}
 KEY = {"X-API-Key": ALICE_KEY}
-
-
-def path_of(operation_id: str, **params: str) -> str:
-    return CONTRACT.operations[operation_id].path.format(**params)
 
 
 def assert_declared(operation_id: str, response: httpx.Response) -> None:

@@ -17,6 +17,7 @@ from mockserver.context import Context, Handler
 from mockserver.resources._shapes import request_default, round_to
 from mockserver.store.table import Row
 from mockserver.wire import iso, utc_now
+from spec.pointers import join
 
 MIN_WAVE_MS = 200
 RESPONSE_CHARS = 500
@@ -43,7 +44,7 @@ def _prompts(ctx: Context, config: Mapping[str, Any]) -> list[str] | Response:
 def _setting(ctx: Context, config: Mapping[str, Any], name: str) -> int:
     """A run setting from the config, else the default the spec declares for it."""
     value = config.get(name)
-    return int(value if value is not None else request_default(ctx.op, f"config/{name}"))
+    return int(value if value is not None else request_default(ctx.op, join("config", name)))
 
 
 def run_batch_test(ctx: Context) -> Response:
