@@ -1,4 +1,4 @@
-"""The layering of the code: no import cycle between project modules, no hidden imports in `mockserver`.
+"""The layering of the code: no import cycle between project modules, no import inside a function.
 
 Imports are read with `ast` from every top-level package of the repository (a folder with an
 `__init__.py`), including imports inside functions and `if TYPE_CHECKING:` blocks, so a loop cannot hide.
@@ -220,7 +220,8 @@ def test_mockserver_imports_only_at_module_level() -> None:
 
 
 # Packages whose imports are all at the top of their modules (an import inside a function hides a loop).
-NO_FUNCTION_IMPORTS = ("load",)
+# (`mockserver` is held to more above: no import below module level at all.) `contracts` joins once it is clean.
+NO_FUNCTION_IMPORTS = ("cmdline", "load", "spec")
 
 
 def function_imports(path: Path) -> Iterator[str]:
