@@ -17,7 +17,7 @@ import psutil
 
 from cmdline import unreachable
 from load.errors import LoadError
-from load.plan import CreatedJob
+from load.plan import CreatedJob, presented
 from mockserver import process
 from mockserver.process import MockProcess
 from spec import Contract
@@ -103,8 +103,7 @@ def create_jobs(target: Target, contract: Contract, prefix: str, count: int) -> 
     """Create `count` running jobs through `create_job`; their ids, job tokens and owner."""
     create = contract.operation(CREATE_JOB)
     path = create.path_for()
-    scheme = contract.security_schemes["apiKey"]
-    headers = {str(scheme["name"]): target.api_key}
+    headers = presented(contract, "api_key", target.api_key)
     jobs = []
     with httpx.Client(base_url=target.url, timeout=target.request_timeout) as client:
         for n in range(count):

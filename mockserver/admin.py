@@ -23,13 +23,13 @@ from starlette.types import Receive, Scope, Send
 from mockserver.access import ADMIN_TOKEN_HEADER, AdminGuard
 from mockserver.errors import MockError, plain_error
 from mockserver.faults import FaultError
-from mockserver.journal import redact
 from mockserver.scenarios import ScenarioError
 from mockserver.state import MockState
 from mockserver.store import StoreError
 from mockserver.store.datasets import download_path, gzipped
 from mockserver.validation import ClientGone, Rejection, read_body
 from mockserver.wire import JSON, MAX_DEPTH, dumps, too_deep
+from spec import Redaction
 
 PREFIX = "/__mock"
 # The secret columns of `GET /__mock/data`, by table: shown as their first characters unless `?secrets=1`.
@@ -105,7 +105,7 @@ def _json(body: Any, status: int = 200) -> Response:
 _NO_DEFAULT: Any = object()
 
 
-def redacted(dump: Mapping[str, Any]) -> dict[str, Any]:
+def redacted(dump: Mapping[str, Any], redaction: Redaction) -> dict[str, Any]:
     """A data dump with every secret (session tokens, API keys, job tokens) cut to its first characters."""
     shown = dict(dump)
     for table, columns in SECRETS.items():
@@ -115,15 +115,15 @@ def redacted(dump: Mapping[str, Any]) -> dict[str, Any]:
             for column in columns:
                 value = row.get(column)
                 if isinstance(value, str):
-                    row[column] = redact(value)
+                    row[column] = redaction.apply(value)
                 elif isinstance(value, list):
-                    row[column] = [redact(str(item)) for item in value]
+                    row[column] = [redaction.apply(str(item)) for item in value]
             rows.append(row)
         shown[table] = rows
     return shown
 
 
-def redacted_values(data: Mapping[str, Any]) -> list[str]:
+def redacted_values(data: Mapping[str, Any], redaction: Redaction) -> list[str]:
     """Where a data document still holds a redacted secret (`wak_j6S4…`), as `table[row].column` pointers."""
     found = []
     for table, columns in SECRETS.items():
@@ -132,7 +132,7 @@ def redacted_values(data: Mapping[str, Any]) -> list[str]:
             for column in columns if isinstance(row, dict) else ():
                 value = row.get(column)
                 values = value if isinstance(value, list) else [value]
-                if any(isinstance(item, str) and item.endswith("…") for item in values):
+                if any(isinstance(item, str) and redaction.applied(item) for item in values):
                     found.append(f"{table}[{index}].{column}")
     return found
 
@@ -201,14 +201,14 @@ class Admin:
         if asked not in ("0", "1"):
             raise AdminError(400, f"secrets: must be 0 or 1 (got {asked!r})")
         dump = self.state.store.dump()
-        return _json(dump if asked == "1" else redacted(dump))
+        return _json(dump if asked == "1" else redacted(dump, self.state.contract.schemes.redaction))
 
     async def put_data(self, request: Request) -> Response:
         """Replace the tables the body names (in the shape `GET /__mock/data` returns); keep the others."""
         data = await self._json_body(request)
         if not isinstance(data, dict):
             raise AdminError(400, "body: must be an object of table names to rows")
-        shortened = redacted_values(data)
+        shortened = redacted_values(data, self.state.contract.schemes.redaction)
         if shortened:
             where = ", ".join(shortened[:3]) + (" …" if len(shortened) > 3 else "")
             raise AdminError(400, f"{where}: holds a shortened secret; read the data with GET /__mock/data?secrets=1")
@@ -240,7 +240,7 @@ class Admin:
             entries = entries[-limit:] if limit else []
         return _json(
             {
-                "entries": [e.as_json() for e in entries],
+                "entries": [e.as_json(journal.secrets) for e in entries],
                 "count": len(entries),
                 "size": journal.size,
                 "total": journal.total,

@@ -52,7 +52,7 @@ class Dispatcher:
             op.operation_id: Prepared(
                 op,
                 RequestValidator(op, settings.body_limit, settings.read_timeout),
-                AuthPlan.of(op),
+                AuthPlan.of(op, state.contract.schemes),
                 handlers.get(op.operation_id),
                 declared_headers(op),
             )

@@ -1,8 +1,9 @@
 """The FineTune Lab training API contract, loaded, validated and indexed once.
 
 `spec.load()` returns a `Contract`: operations by operationId and route, compiled validators,
-security requirements and the SSE stream's event schemas and rules; `Operation.path_for(**params)` fills
-a path. `spec.pointers` is the JSON-pointer module every package uses.
+security requirements and schemes (`Contract.schemes`: header, credential, key pattern, redaction) and the
+SSE stream's event schemas and rules; `Operation.path_for(**params)` fills a path. `spec.pointers` is the
+JSON-pointer module every package uses.
 """
 
 from __future__ import annotations
@@ -23,18 +24,23 @@ from spec._contract import (
 from spec._errors import PointerError, SpecError
 from spec._loader import BUNDLED_SPEC, load
 from spec._schema import Schema, Violation
+from spec._security import CREDENTIALS, Redaction, SecurityScheme, SecuritySchemes
 
 __all__ = [
     "BUNDLED_SPEC",
+    "CREDENTIALS",
     "Contract",
     "MediaType",
     "Operation",
     "Parameter",
     "PointerError",
+    "Redaction",
     "RequestBody",
     "Response",
     "Schema",
     "SecurityRequirement",
+    "SecurityScheme",
+    "SecuritySchemes",
     "SpecError",
     "StreamContract",
     "Violation",

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from spec._document import operations
 from spec._errors import SpecError
 from spec._schema import Schema, Violation
+from spec._security import SecuritySchemes, security_schemes
 from spec.pointers import join
 
 JSON = "application/json"
@@ -370,10 +371,12 @@ class Contract:
     def __post_init__(self) -> None:
         self.by_route: dict[tuple[str, str], Operation] = {(op.method, op.path): op for op in self.operations.values()}
         self._matchers = _build_matchers(self.operations.values())
+        self.schemes: SecuritySchemes = security_schemes(self.resolved)
+        """The security schemes, typed (header, credential, key pattern, redaction), by name in document order."""
 
     @property
     def security_schemes(self) -> Mapping[str, Mapping[str, Any]]:
-        """The `components.securitySchemes` of the document."""
+        """The `components.securitySchemes` of the document as written (`schemes` is the typed view)."""
         return dict(self.resolved.get("components", {}).get("securitySchemes", {}))
 
     @property

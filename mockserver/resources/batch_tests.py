@@ -22,7 +22,6 @@ from spec.pointers import join
 MIN_WAVE_MS = 200
 RESPONSE_CHARS = 500
 CANCELLABLE = ("running", "pending")
-KEY_SCHEMES = ("apiKey", "workspaceApiKey", "bearerApiKey")
 RUN_NOT_FOUND = "Test run not found"
 
 
@@ -51,7 +50,7 @@ def run_batch_test(ctx: Context) -> Response:
     """Start a run over the source's prompts (up to `prompt_limit`); it proceeds in the background."""
     config = ctx.body["config"]
     judge = config.get("judge_config")
-    if isinstance(judge, Mapping) and judge.get("enabled") and ctx.principal.scheme in KEY_SCHEMES:
+    if isinstance(judge, Mapping) and judge.get("enabled") and ctx.principal.credential == "api_key":
         return ctx.error(
             400, "judge_config requires session auth (Bearer token). Disable judge_config or use a session token."
         )

@@ -62,7 +62,7 @@ class Store:
         _check_depth(seed)
         self._seed = copy.deepcopy(dict(seed))
         schema = {name: component(contract, name) for name in _ROW_SCHEMAS}
-        self.accounts = Accounts()
+        self.accounts = Accounts(next(iter(contract.schemes.carrying("api_key")), None))
         self.jobs = Jobs(columns(schema["Job"]), schema["Job"])
         self.predictions = Predictions(columns(schema["Prediction"]), schema["Prediction"])
         self.metrics = Metrics(columns(schema["MetricPoint"]), schema["MetricPoint"])
@@ -119,7 +119,7 @@ class Store:
         self._check_keys(data)
         users, keys = data.get("users", []), data.get("api_keys", [])
         try:
-            Accounts().load(users, keys)
+            Accounts(self.accounts.key_scheme).load(users, keys)
         except (KeyError, TypeError, ValueError) as exc:
             raise StoreError(f"users/api_keys: {exc}") from None
         jobs = self.jobs.check(data.get("jobs", []))
