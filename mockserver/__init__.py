@@ -4,7 +4,7 @@ Layers, each importing only from the layers above it (tests/test_architecture.py
 
 1. `wire` (JSON and time stamps as the platform writes them), `settings`, `protocol` (uvicorn's HTTP protocol
    with the limits it lacks): nothing of the mock.
-2. `samples`, `ratelimit`, `faults`, `journal`, `errors`, `routing`, `validation`, `access` (the Host check and
+2. `samples`, `ratelimit`, `faults`, `journal`, `errors`, `validation`, `access` (the Host check and
    the admin API's rules), `signing` (signed download URLs): one concept each.
 3. `store/` (tables, `store.table` is the base of each), `auth`, `sse` (stream framing and the hub).
 4. `scenarios/` (scripted streams: model < parser < library; feed < player < bindings).

@@ -167,7 +167,6 @@ MOCK_LAYERS: dict[str, int] = {
     "faults": 2,
     "journal": 2,
     "errors": 2,
-    "routing": 2,
     "validation": 2,
     "access": 2,
     "signing": 2,
