@@ -12,6 +12,7 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import NamedTuple
 
 from spec._operation import Operation, Parameter
 
@@ -27,9 +28,11 @@ class Match(enum.Enum):
 NO_PARAMS: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
-class RouteMatch:
-    """The outcome of routing: the operation and its path parameters (FULL), or the methods the path allows."""
+class RouteMatch(NamedTuple):
+    """The outcome of routing: the operation and its path parameters (FULL), or the methods the path allows.
+
+    A named tuple: one is made per request, and a frozen dataclass costs several times as much to make.
+    """
 
     match: Match
     operation: Operation | None
@@ -46,16 +49,19 @@ class _Template:
 
     path: str
     segments: tuple[str | None, ...]
-    names: tuple[str | None, ...]
+    prefix: str
+    rest: tuple[tuple[int, str | None, str | None], ...]
     methods: Mapping[str, Operation]
     allowed: tuple[str, ...]
     checked: tuple[Parameter, ...]
     literal: Mapping[str, RouteMatch]
 
     def bind(self, parts: list[str]) -> dict[str, str] | None:
-        """The path parameters when `parts` fits the template and each checked parameter's schema, else None."""
+        """The path parameters when the split path fits the template past its literal `prefix` (the caller checked
+        that) and each checked parameter's schema, else None."""
         params: dict[str, str] = {}
-        for literal, name, part in zip(self.segments, self.names, parts, strict=True):
+        for index, literal, name in self.rest:
+            part = parts[index]
             if literal is None:
                 if not part:
                     return None
@@ -98,6 +104,8 @@ class Router:
         if candidates:
             parts = path.split("/")
             for template in candidates:
+                if not path.startswith(template.prefix):
+                    continue
                 params = template.bind(parts)
                 if params is None:
                     continue
@@ -113,7 +121,10 @@ class Router:
         if literal is not None:
             return literal.allowed
         parts = path.split("/")
-        return next((t.allowed for t in self._templates.get(len(parts), ()) if t.bind(parts) is not None), ())
+        fitting = (
+            t for t in self._templates.get(len(parts), ()) if path.startswith(t.prefix) and t.bind(parts) is not None
+        )
+        return next((t.allowed for t in fitting), ())
 
 
 def _template(path: str, methods: Mapping[str, Operation]) -> _Template:
@@ -130,7 +141,11 @@ def _template(path: str, methods: Mapping[str, Operation]) -> _Template:
     declared = (op.parameter(name, "path") for name in names if name is not None)
     checked = tuple(param for param in declared if param is not None and not _any_segment_fits(param))
     literal = {} if None in segments else {m: RouteMatch(Match.FULL, o, NO_PARAMS) for m, o in methods.items()}
-    return _Template(path, tuple(segments), tuple(names), dict(methods), tuple(sorted(methods)), checked, literal)
+    # The literal segments before the first parameter, compared as one string (with the `/` after them).
+    first = segments.index(None) if None in segments else len(segments)
+    prefix = "/".join(str(s) for s in segments[:first]) + ("/" if first < len(segments) else "")
+    rest = tuple((i, segments[i], names[i]) for i in range(first, len(segments)))
+    return _Template(path, tuple(segments), prefix, rest, dict(methods), tuple(sorted(methods)), checked, literal)
 
 
 # Schemas every non-empty path segment satisfies: checking them per request would only cost time.
