@@ -56,12 +56,15 @@ def test_banner_names_the_url_admin_and_working_demo_credentials(mock_factory) -
     assert banner[0].startswith("ftl-mock serving ")
     assert banner[0].strip().endswith(f"({len(spec.load().operations)} operations)")
     assert lines["admin"] == f"{handle.url}/__mock/"
-    key, jwt = lines["api key"], lines["jwt"]
+    key, session_token = lines["api key"], lines["jwt"]
     token, _, job = lines["job token"].partition(" (job ")
     job = job.rstrip(")")
     with httpx.Client(base_url=handle.url, timeout=10) as client:
         assert client.get(path_of("get_job_status", jobId=job), headers={"X-API-Key": key}).status_code == 200
-        assert client.get(path_of("list_datasets"), headers={"Authorization": f"Bearer {jwt}"}).status_code == 200
+        assert (
+            client.get(path_of("list_datasets"), headers={"Authorization": f"Bearer {session_token}"}).status_code
+            == 200
+        )
         patched = client.patch(
             path_of("update_job_status", jobId=job),
             json={"status": "running"},

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from conftest import (
     ALICE,
-    ALICE_JWT,
     ALICE_KEY,
     ALICE_PRODUCTION_KEY,
+    ALICE_SESSION_TOKEN,
     DEMO_JOB,
     DEMO_JOB_TOKEN,
     MockProcess,
@@ -52,7 +52,7 @@ def auth(op_id: str, job_token: str = DEMO_JOB_TOKEN) -> dict[str, str]:
         scopes = {role for req in CONTRACT.operations[op_id].security for role in req.schemes.get("apiKey", ())}
         return {"X-API-Key": ALICE_PRODUCTION_KEY if scopes == {"production"} else ALICE_KEY}
     if "sessionJwt" in schemes:
-        return {"Authorization": f"Bearer {ALICE_JWT}"}
+        return {"Authorization": f"Bearer {ALICE_SESSION_TOKEN}"}
     if "jobToken" in schemes:
         return {"Authorization": f"Bearer {job_token}"}
     return {}

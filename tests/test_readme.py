@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ALICE_JWT, ALICE_KEY, ROOT, console_script
+from tests.conftest import ALICE_KEY, ALICE_SESSION_TOKEN, ROOT, console_script
 from tests.test_load_compare import assert_counts
 
 README = ROOT / "README.md"
@@ -127,7 +127,13 @@ COMMANDS: dict[str, Run] = {
     'ftl-gate --base-url "$PREVIEW_URL" --api-key "$KEY" --bearer "$JWT" --junit-xml reports/gate.xml '
     "--report reports/gate.md": Run(
         mock_args=("--time-scale", "0.05"),
-        env={"PREVIEW_URL": "{mock}", "KEY": ALICE_KEY, "JWT": ALICE_JWT, "FTL_GATE_TIME_SCALE": "0.05", **GATE_SHORT},
+        env={
+            "PREVIEW_URL": "{mock}",
+            "KEY": ALICE_KEY,
+            "JWT": ALICE_SESSION_TOKEN,
+            "FTL_GATE_TIME_SCALE": "0.05",
+            **GATE_SHORT,
+        },
         outputs=("reports/gate.xml", "reports/gate.md"),
         says=("ftl-gate: passed:",),
     ),

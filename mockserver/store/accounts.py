@@ -12,6 +12,8 @@ from typing import Any
 
 from spec import SecurityScheme
 
+ALL_SCOPES = "all"
+
 
 @dataclass(frozen=True, slots=True)
 class ApiKey:
@@ -23,9 +25,14 @@ class ApiKey:
     active: bool = True
     name: str = ""
 
+    @property
+    def all_scopes(self) -> bool:
+        """True for a key with the scope `all`, which grants every scope."""
+        return ALL_SCOPES in self.scopes
+
     def has_scope(self, scope: str) -> bool:
         """True when the key grants `scope` (`all` grants every scope)."""
-        return "all" in self.scopes or scope in self.scopes
+        return self.all_scopes or scope in self.scopes
 
 
 class Accounts:
@@ -47,7 +54,7 @@ class Accounts:
             key = ApiKey(
                 key=str(row["key"]),
                 user_id=str(row["user_id"]),
-                scopes=frozenset(scopes if scopes is not None else ["all"]),
+                scopes=frozenset(scopes if scopes is not None else [ALL_SCOPES]),
                 active=bool(row.get("active", True)),
                 name=str(row.get("name", "")),
             )
@@ -67,6 +74,10 @@ class Accounts:
             for k in self.keys.values()
         ]
         return [dict(u) for u in self.users.values()], keys
+
+    def sessions_of(self, user_id: str) -> list[str]:
+        """A user's session tokens, in seed order."""
+        return [str(token) for token in self.users.get(user_id, {}).get("sessions", [])]
 
     def api_key(self, value: str) -> ApiKey | None:
         """The active key with this exact value."""
