@@ -13,6 +13,7 @@ import spec
 from mockserver.auth import KeyReader
 from mockserver.journal import Secrets
 from spec import Redaction, SpecError
+from tests.test_spec_loading import write
 
 CONTRACT = spec.load()
 
@@ -28,9 +29,7 @@ def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def load(tmp_path: Path, document: dict[str, Any]) -> spec.Contract:
-    path = tmp_path / "openapi.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
-    return spec.load(path)
+    return spec.load(write(tmp_path, document))
 
 
 def test_each_scheme_names_its_header_and_credential_in_document_order() -> None:
