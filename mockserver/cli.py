@@ -155,6 +155,9 @@ def bind(host: str, port: int) -> socket.socket:
         sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
+        # Listening before the banner is printed: a client that reads the banner and connects at once (the README's
+        # curl) is queued until uvicorn accepts, not refused in the moment before uvicorn calls listen itself.
+        sock.listen()
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     sock.set_inheritable(True)

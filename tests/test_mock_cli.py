@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 import spec
-from mockserver.cli import FLAGS, UsageError, parse_settings
+from mockserver.cli import FLAGS, UsageError, bind, parse_settings
 from mockserver.settings import RateLimit
 from tests.conftest import ALICE_KEY, ROOT, path_of
 
@@ -156,3 +156,13 @@ def test_signals_stop_the_mock_cleanly(mock_factory, sig) -> None:
                 time.sleep(0.05)
     assert handle.process.returncode == 0
     assert "Traceback" not in handle.logged()
+
+
+def test_the_socket_listens_before_the_banner_is_printed() -> None:
+    """A client that connects as soon as it reads the banner is queued until uvicorn accepts, never refused."""
+    sock = bind("127.0.0.1", 0)
+    try:
+        with socket.create_connection(sock.getsockname()[:2], timeout=5):
+            pass
+    finally:
+        sock.close()
