@@ -36,7 +36,7 @@ class TargetOptions:
     url: str | None = None
     pid: int | None = None
     api_key: str | None = None
-    session: str | None = None
+    session_token: str | None = None
     request_timeout: float = 30.0
 
 
@@ -81,12 +81,12 @@ def open_target(options: TargetOptions, time_scale: float, out: Path) -> Iterato
         target = start_mock(time_scale, out / "ftl-mock.log")
         if options.api_key:
             target.api_key = options.api_key
-        if options.session:
-            target.session = options.session
+        if options.session_token:
+            target.session_token = options.session_token
     else:
-        if not options.api_key or not options.session:
+        if not options.api_key or not options.session_token:
             raise LoadError("--target needs --api-key and --session (the dashboard user's credentials)")
-        target = Target(options.url.rstrip("/"), options.api_key, options.session, options.pid)
+        target = Target(options.url.rstrip("/"), options.api_key, options.session_token, options.pid)
     target.request_timeout = options.request_timeout
     try:
         target.check()
@@ -117,7 +117,7 @@ def measure(
 ) -> Measured:
     """One step: its own jobs, its plan (written as `<name>-plan.json`), its Locust run and the server's figures."""
     jobs = create_jobs(target, contract, jobs_prefix, step.workload.jobs)
-    plan = build_plan(contract, step.scenario.name, step.workload, jobs, target.session, refetch=step.refetch)
+    plan = build_plan(contract, step.scenario.name, step.workload, jobs, target.session_token, refetch=step.refetch)
     plan_path = run.out / f"{step.name}-plan.json"
     plan_path.write_text(json.dumps(plan.to_dict(), indent=1), encoding="utf-8")
     locust_run = LocustRun(

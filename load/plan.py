@@ -72,10 +72,10 @@ class CreatedJob:
 
 @dataclass(frozen=True)
 class Job:
-    """A created job with every request its users make (by key) and the template of its uploads."""
+    """A created job with every request its users make (by key), its worker's headers and upload template."""
 
     job_id: str
-    job_token: str
+    upload_headers: Mapping[str, str]
     user_id: str
     routes: Mapping[str, Route]
     upload_body: Mapping[str, Any]
@@ -84,7 +84,7 @@ class Job:
     def from_dict(cls, data: Mapping[str, Any]) -> Job:
         return cls(
             job_id=data["job_id"],
-            job_token=data["job_token"],
+            upload_headers=dict(data["upload_headers"]),
             user_id=data["user_id"],
             routes={key: Route(**route) for key, route in data["routes"].items()},
             upload_body=data["upload_body"],
@@ -191,22 +191,22 @@ def build_plan(
     scenario: str,
     workload: Workload,
     jobs: Sequence[CreatedJob],
-    session: str,
+    session_token: str,
     *,
     refetch: bool = True,
 ) -> Plan:
-    """The plan of one Locust run of `scenario` over the created jobs."""
+    """The plan of one Locust run of `scenario` over the created jobs, the dashboard user's session token given."""
     if len(jobs) != workload.jobs:
         raise LoadError(f"plan needs {workload.jobs} jobs, got {len(jobs)}")
     return Plan(
         scenario=scenario,
         workload=workload,
-        dashboard_headers={"Authorization": f"Bearer {session}"},
+        dashboard_headers=presented(contract, "session_token", session_token),
         stream=StreamRules.of(contract),
         jobs=tuple(
             Job(
                 job.job_id,
-                job.job_token,
+                presented(contract, "job_token", job.job_token),
                 job.user_id,
                 job_routes(contract, job.job_id),
                 training.template(contract, job.job_id, job.user_id),
@@ -215,3 +215,11 @@ def build_plan(
         ),
         refetch=refetch,
     )
+
+
+def presented(contract: Contract, credential: str, secret: str) -> dict[str, str]:
+    """The headers presenting `secret` under the first of the contract's schemes carrying `credential`."""
+    schemes = contract.schemes.carrying(credential)
+    if not schemes:
+        raise LoadError(f"the spec has no security scheme carrying a {credential}")
+    return schemes[0].headers(secret)

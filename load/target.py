@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,9 @@ import psutil
 
 from cmdline import unreachable
 from load.errors import LoadError
-from load.plan import CreatedJob
+from load.plan import CreatedJob, presented
 from mockserver import process
+from mockserver.client import AdminClientError, MockAdmin
 from mockserver.process import MockProcess
 from spec import Contract
 
@@ -31,14 +32,20 @@ class Target:
 
     url: str
     api_key: str
-    session: str
+    session_token: str
     pid: int | None = None
     mock: MockProcess | None = None
     request_timeout: float = 30.0
+    _admin: MockAdmin | None = field(default=None, init=False, repr=False)
 
     @property
-    def admin(self) -> str:
-        return f"{self.url}/__mock"
+    def admin(self) -> MockAdmin:
+        """The target's ftl-mock admin API (the started mock's own client; a given target may have none)."""
+        if self.mock is not None:
+            return self.mock.admin_client
+        if self._admin is None:
+            self._admin = MockAdmin(self.url, timeout=2)
+        return self._admin
 
     def cpu_seconds(self) -> float | None:
         """User plus system CPU time the server process has used so far, or None if unknown."""
@@ -61,11 +68,9 @@ class Target:
     def health(self) -> dict[str, Any]:
         """The mock's health report, or {} when the target has no ftl-mock admin API."""
         try:
-            response = httpx.get(f"{self.admin}/health", timeout=2)
-            data = response.json() if response.status_code == 200 else {}
-        except (httpx.HTTPError, ValueError):
+            return self.admin.health()
+        except (AdminClientError, httpx.HTTPError, ValueError, TypeError):
             return {}
-        return data if isinstance(data, dict) else {}
 
     def open_streams(self) -> int | None:
         """Streams the mock reports open, or None when unknown."""
@@ -80,12 +85,14 @@ class Target:
 
     def stop(self) -> None:
         """Stop the mock this run started (a given target is left alone)."""
+        if self._admin is not None:
+            self._admin.close()
         if self.mock is not None:
             self.mock.stop()
 
 
 def start_mock(time_scale: float, log_path: Path) -> Target:
-    """Start `python -m mockserver --port 0 --time-scale S` and read its banner for url and credentials."""
+    """Start `python -m mockserver --port 0 --time-scale S`; its credentials come through its admin API."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     pythonpath = os.pathsep.join(filter(None, [str(process.ROOT), os.environ.get("PYTHONPATH")]))
     try:
@@ -93,18 +100,22 @@ def start_mock(time_scale: float, log_path: Path) -> Target:
         mock = process.start("--time-scale", repr(time_scale), env={"PYTHONPATH": pythonpath}, log=log_path)
     except process.LaunchError as exc:
         raise LoadError(str(exc)) from None
-    if mock.api_key is None or mock.jwt is None:
+    try:
+        credentials = mock.credentials
+    except (AdminClientError, httpx.HTTPError) as exc:
         mock.stop()
-        raise LoadError(f"ftl-mock did not start: its banner has no demo api key or jwt: {' | '.join(mock.banner)}")
-    return Target(mock.url, mock.api_key, mock.jwt, mock.pid, mock)
+        raise LoadError(f"ftl-mock gave no demo credentials: {exc}") from None
+    if credentials.api_key is None or credentials.session_token is None:
+        mock.stop()
+        raise LoadError("ftl-mock's seed data has no active API key or no session token for the dashboard user")
+    return Target(mock.url, credentials.api_key, credentials.session_token, mock.pid, mock)
 
 
 def create_jobs(target: Target, contract: Contract, prefix: str, count: int) -> list[CreatedJob]:
     """Create `count` running jobs through `create_job`; their ids, job tokens and owner."""
     create = contract.operation(CREATE_JOB)
     path = create.path_for()
-    scheme = contract.security_schemes["apiKey"]
-    headers = {str(scheme["name"]): target.api_key}
+    headers = presented(contract, "api_key", target.api_key)
     jobs = []
     with httpx.Client(base_url=target.url, timeout=target.request_timeout) as client:
         for n in range(count):

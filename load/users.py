@@ -211,7 +211,7 @@ class TrainingWorkerUser(PlanUser):
         workload = self.plan.workload
         # A worker posts now and then on a fresh connection; reusing one idle for about the server's
         # keep-alive timeout races the server closing it (uvicorn: 5 s), which a POST cannot retry.
-        headers = {"Authorization": f"Bearer {self.job.job_token}", "Connection": "close"}
+        headers = {**self.job.upload_headers, "Connection": "close"}
         for k in range(workload.uploads_per_job):
             # Mid-interval, so no upload races the first poll or the end of the schedule.
             self.sleep_until(workload.wall(start_at, (k + 0.5) * workload.upload_interval_s))

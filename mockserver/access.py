@@ -10,7 +10,8 @@ import hmac
 import ipaddress
 from collections.abc import Iterable, Sequence
 
-ADMIN_TOKEN_HEADER = "X-Mock-Admin-Token"  # noqa: S105 (a header name)
+from mockserver.admin_routes import TOKEN_HEADER as ADMIN_TOKEN_HEADER
+
 WILDCARDS = frozenset({"0.0.0.0", "::", ""})
 JSON = "application/json"
 _SEEN_LIMIT = 256  # allowed Host values remembered (ports vary; the cache must not grow without bound)

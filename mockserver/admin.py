@@ -1,6 +1,7 @@
-"""The admin API under `/__mock/` (not part of the contract): one route table, its router and its handlers.
+"""The admin API under `/__mock/` (not part of the contract): the handlers of its route table, and its router.
 
-`ROUTES` is the only list of admin endpoints: the router, `GET /__mock/` and the README's table follow it.
+`admin_routes.ROUTES` is the only list of admin endpoints: this router, `GET /__mock/`, the client and the
+README's table follow it.
 Every body is JSON and every failure is `{"error": "<what to change>"}` (400, 401, 403, 404, 405 with
 `Allow`, 408, 413, 415, 500). With `--admin-token` every route but the signed downloads needs the token.
 """
@@ -21,71 +22,25 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from mockserver.access import ADMIN_TOKEN_HEADER, AdminGuard
+from mockserver.admin_routes import PREFIX, ROUTES, AdminRoute
 from mockserver.errors import MockError, plain_error
 from mockserver.faults import FaultError
-from mockserver.journal import redact
 from mockserver.scenarios import ScenarioError
 from mockserver.state import MockState
 from mockserver.store import StoreError
 from mockserver.store.datasets import download_path, gzipped
 from mockserver.validation import ClientGone, Rejection, read_body
 from mockserver.wire import JSON, MAX_DEPTH, dumps, too_deep
+from spec import Redaction
 
-PREFIX = "/__mock"
 # The secret columns of `GET /__mock/data`, by table: shown as their first characters unless `?secrets=1`.
 SECRETS: Mapping[str, tuple[str, ...]] = {"users": ("sessions",), "api_keys": ("key",), "jobs": ("job_token",)}
+# The credentials of an entry of `GET /__mock/identities`, shown as their first characters unless `?secrets=1`.
+IDENTITY_SECRETS = frozenset({"api_key", "session_token", "job_token"})
 # Tables -> rows -> a row's values: the levels a data document adds above the values a request may send.
 DATA_LEVELS = 3
 
 logger = logging.getLogger("mockserver")
-
-
-@dataclass(frozen=True, slots=True)
-class AdminRoute:
-    """One admin endpoint: its method, its path below `PREFIX`, the `Admin` method that serves it, what it does.
-
-    `guarded` routes need the admin token when one is set; a signed download carries its own credential.
-    """
-
-    method: str
-    path: str
-    name: str
-    summary: str
-    guarded: bool = True
-
-    @property
-    def full_path(self) -> str:
-        """The path as a client writes it (`/__mock/streams/{jobId}`)."""
-        return PREFIX + self.path
-
-
-ROUTES: tuple[AdminRoute, ...] = (
-    AdminRoute("GET", "/", "index", "this list of admin endpoints"),
-    AdminRoute(
-        "GET", "/health", "health", "status, uptime, operations, open streams, journal size, faults, rate limit"
-    ),
-    AdminRoute(
-        "POST", "/reset", "reset", "back to the seed data; clears faults, rate-limit windows and stream bindings"
-    ),
-    AdminRoute("GET", "/data", "get_data", "the whole store, every table (secrets shortened unless ?secrets=1)"),
-    AdminRoute("PUT", "/data", "put_data", "replace the tables named in the body, keep the others"),
-    AdminRoute("GET", "/journal", "get_journal", "recorded requests, oldest first (?operation_id=, ?status=, ?limit=)"),
-    AdminRoute("DELETE", "/journal", "clear_journal", "forget every recorded request"),
-    AdminRoute("GET", "/faults", "get_faults", "the injected faults per operationId or '*'"),
-    AdminRoute("PUT", "/faults", "put_faults", "replace the fault table"),
-    AdminRoute("DELETE", "/faults", "clear_faults", "remove every fault"),
-    AdminRoute("GET", "/streams", "list_streams", "open prediction streams, scenario bindings, shipped scenarios"),
-    AdminRoute("PUT", "/streams/{jobId}", "bind_stream", "bind a scenario to a job's streams"),
-    AdminRoute("DELETE", "/streams/{jobId}", "unbind_stream", "unbind a job's scenario; its streams go live again"),
-    AdminRoute("POST", "/jobs/{jobId}/predictions", "insert_predictions", "store generated predictions of a job"),
-    AdminRoute(
-        "GET",
-        "/storage/{datasetId}",
-        "download",
-        "a dataset file behind a signed download URL (?expires=&token=)",
-        guarded=False,
-    ),
-)
 
 
 class AdminError(MockError):
@@ -105,7 +60,7 @@ def _json(body: Any, status: int = 200) -> Response:
 _NO_DEFAULT: Any = object()
 
 
-def redacted(dump: Mapping[str, Any]) -> dict[str, Any]:
+def redacted(dump: Mapping[str, Any], redaction: Redaction) -> dict[str, Any]:
     """A data dump with every secret (session tokens, API keys, job tokens) cut to its first characters."""
     shown = dict(dump)
     for table, columns in SECRETS.items():
@@ -115,15 +70,15 @@ def redacted(dump: Mapping[str, Any]) -> dict[str, Any]:
             for column in columns:
                 value = row.get(column)
                 if isinstance(value, str):
-                    row[column] = redact(value)
+                    row[column] = redaction.apply(value)
                 elif isinstance(value, list):
-                    row[column] = [redact(str(item)) for item in value]
+                    row[column] = [redaction.apply(str(item)) for item in value]
             rows.append(row)
         shown[table] = rows
     return shown
 
 
-def redacted_values(data: Mapping[str, Any]) -> list[str]:
+def redacted_values(data: Mapping[str, Any], redaction: Redaction) -> list[str]:
     """Where a data document still holds a redacted secret (`wak_j6S4…`), as `table[row].column` pointers."""
     found = []
     for table, columns in SECRETS.items():
@@ -132,9 +87,37 @@ def redacted_values(data: Mapping[str, Any]) -> list[str]:
             for column in columns if isinstance(row, dict) else ():
                 value = row.get(column)
                 values = value if isinstance(value, list) else [value]
-                if any(isinstance(item, str) and item.endswith("…") for item in values):
+                if any(isinstance(item, str) and redaction.applied(item) for item in values):
                     found.append(f"{table}[{index}].{column}")
     return found
+
+
+def redacted_identities(found: Mapping[str, Any], redaction: Redaction) -> dict[str, Any]:
+    """`Store.identities()` with every API key, session token and job token cut to its first characters."""
+
+    def shown(value: Any) -> Any:
+        return redaction.apply(value) if isinstance(value, str) else value
+
+    def credentials(entry: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: shown(v) if k in IDENTITY_SECRETS else v for k, v in entry.items()}
+
+    users = [
+        {
+            **credentials(user),
+            "api_keys": [{**key, "key": shown(key["key"])} for key in user["api_keys"]],
+            "session_tokens": [shown(token) for token in user["session_tokens"]],
+            "jobs": [{**job, "job_token": shown(job["job_token"])} for job in user["jobs"]],
+        }
+        for user in found["users"]
+    ]
+    return {"demo": credentials(found["demo"]), "users": users}
+
+
+def _secrets_asked(request: Request) -> bool:
+    asked = request.query_params.get("secrets", "0")
+    if asked not in ("0", "1"):
+        raise AdminError(400, f"secrets: must be 0 or 1 (got {asked!r})")
+    return asked == "1"
 
 
 class Admin:
@@ -197,18 +180,23 @@ class Admin:
 
     async def get_data(self, request: Request) -> Response:
         """The whole store as loadable data; secrets only in full when asked for with `?secrets=1`."""
-        asked = request.query_params.get("secrets", "0")
-        if asked not in ("0", "1"):
-            raise AdminError(400, f"secrets: must be 0 or 1 (got {asked!r})")
         dump = self.state.store.dump()
-        return _json(dump if asked == "1" else redacted(dump))
+        return _json(dump if _secrets_asked(request) else redacted(dump, self.state.contract.schemes.redaction))
+
+    async def identities(self, request: Request) -> Response:
+        """Every user with their API keys, session tokens and job tokens, and the demo credentials the banner prints;
+        secrets only in full when asked for with `?secrets=1` (the same rule as `GET /__mock/data`)."""
+        found = self.state.store.identities()
+        if not _secrets_asked(request):
+            found = redacted_identities(found, self.state.contract.schemes.redaction)
+        return _json(found)
 
     async def put_data(self, request: Request) -> Response:
         """Replace the tables the body names (in the shape `GET /__mock/data` returns); keep the others."""
         data = await self._json_body(request)
         if not isinstance(data, dict):
             raise AdminError(400, "body: must be an object of table names to rows")
-        shortened = redacted_values(data)
+        shortened = redacted_values(data, self.state.contract.schemes.redaction)
         if shortened:
             where = ", ".join(shortened[:3]) + (" …" if len(shortened) > 3 else "")
             raise AdminError(400, f"{where}: holds a shortened secret; read the data with GET /__mock/data?secrets=1")
@@ -240,7 +228,7 @@ class Admin:
             entries = entries[-limit:] if limit else []
         return _json(
             {
-                "entries": [e.as_json() for e in entries],
+                "entries": [e.as_json(journal.secrets) for e in entries],
                 "count": len(entries),
                 "size": journal.size,
                 "total": journal.total,

@@ -16,7 +16,7 @@ from mockserver.admin import PREFIX, Admin, AdminRouter
 from mockserver.auth import Authenticator
 from mockserver.dispatch import Dispatcher
 from mockserver.faults import Faults
-from mockserver.journal import Journal
+from mockserver.journal import Journal, Secrets
 from mockserver.ratelimit import RateLimiter
 from mockserver.resources import handlers
 from mockserver.scenarios import Scenarios
@@ -119,7 +119,7 @@ def create_state(settings: Settings) -> MockState:
         settings=settings,
         contract=contract,
         store=store,
-        journal=Journal(settings.journal_size, settings.journal_bytes),
+        journal=Journal(settings.journal_size, settings.journal_bytes, Secrets.of(contract.schemes)),
         faults=Faults(contract.operations),
         streams=streams,
         scenarios=Scenarios(contract, store, streams, settings.time_scale, settings.scenario),
@@ -130,6 +130,6 @@ def create_state(settings: Settings) -> MockState:
 def create_app(settings: Settings) -> MockApp:
     """The ASGI app of a mock with these settings."""
     state = create_state(settings)
-    dispatcher = Dispatcher(state, Authenticator(state.store, state.limiter), handlers())
+    dispatcher = Dispatcher(state, Authenticator(state.store, state.limiter, state.contract.schemes), handlers())
     admin = AdminRouter(Admin(state), guard=AdminGuard(settings.admin_token))
     return MockApp(state, dispatcher, admin)

@@ -13,12 +13,12 @@ import sys
 from collections.abc import Mapping, Sequence
 from functools import partial
 from types import FrameType
-from typing import Any
 
 import uvicorn
 
 from cmdline import Flag, Parser, UsageError, guarded, parser_for, resolve, values
 from mockserver.access import ADMIN_TOKEN_HEADER, host_name, is_loopback
+from mockserver.admin_routes import PREFIX, route
 from mockserver.app import MockApp, create_app
 from mockserver.protocol import protocol_class
 from mockserver.scenarios import Library, ScenarioError
@@ -174,30 +174,19 @@ def banner(app: MockApp, url: str) -> list[str]:
     head = [
         f"{PROG} serving {state.contract.source} ({len(state.contract.operations)} operations)",
         f"  url:       {url}",
-        f"  admin:     {url}/__mock/" + (f" ({ADMIN_TOKEN_HEADER} required)" if state.settings.admin_token else ""),
+        f"  admin:     {url}{PREFIX}/" + (f" ({ADMIN_TOKEN_HEADER} required)" if state.settings.admin_token else ""),
     ]
     if not loopback_only(state.settings.host):
-        hidden = f"(not shown beyond loopback: GET /__mock/data?secrets=1 with {ADMIN_TOKEN_HEADER})"
+        hidden = f"(not shown beyond loopback: GET {route('identities').full_path}?secrets=1 with {ADMIN_TOKEN_HEADER})"
         return [*head, f"  api key:   {hidden}", f"  jwt:       {hidden}", f"  job token: {hidden}"]
-    key, jwt, job = demo_credentials(state.store)
+    demo = state.store.identities()["demo"]
+    job = f"{demo['job_token']} (job {demo['job_id']})" if demo["job_token"] else "(no job in the seed data)"
     return [
         *head,
-        f"  api key:   {key or '(none in the seed data)'}",
-        f"  jwt:       {jwt or '(none in the seed data)'}",
-        f"  job token: {job[1]} (job {job[0]})" if job else "  job token: (no job in the seed data)",
+        f"  api key:   {demo['api_key'] or '(none in the seed data)'}",
+        f"  jwt:       {demo['session_token'] or '(none in the seed data)'}",
+        f"  job token: {job}",
     ]
-
-
-def demo_credentials(store: Any) -> tuple[str | None, str | None, tuple[str, str] | None]:
-    """An all-scope API key, a session token and a job with its token, from the seed data."""
-    keys = [k for k in store.accounts.keys.values() if k.active]
-    key = next((k.key for k in keys if "all" in k.scopes), keys[0].key if keys else None)
-    jwt = next(iter(store.accounts.sessions), None)
-    jobs = getattr(store, "jobs", None)
-    rows = list(jobs.rows.values()) if jobs is not None else []
-    rows.sort(key=lambda r: r.get("status") != "running")
-    job = next(((str(r["id"]), str(r["job_token"])) for r in rows if r.get("job_token")), None)
-    return key, jwt, job
 
 
 def _configure_logging(level: str) -> None:

@@ -21,7 +21,6 @@ from mockserver.auth import Authenticator, AuthFailure, AuthPlan
 from mockserver.context import Context, Handler
 from mockserver.errors import declared_headers, error_response, example_response, plain_error
 from mockserver.journal import Entry
-from mockserver.routing import Router
 from mockserver.state import MockState
 from mockserver.validation import ClientGone, Rejection, RequestValidator
 from spec import Operation
@@ -46,13 +45,13 @@ class Dispatcher:
     def __init__(self, state: MockState, authenticator: Authenticator, handlers: Mapping[str, Handler]) -> None:
         self.state = state
         self.authenticator = authenticator
-        self.router = Router.from_contract(state.contract)
+        self.router = state.contract.router
         settings = state.settings
         self.prepared = {
             op.operation_id: Prepared(
                 op,
                 RequestValidator(op, settings.body_limit, settings.read_timeout),
-                AuthPlan.of(op),
+                AuthPlan.of(op, state.contract.schemes),
                 handlers.get(op.operation_id),
                 declared_headers(op),
             )
@@ -64,13 +63,14 @@ class Dispatcher:
         path: str = scope["path"]
         entry = self.state.journal.record(method, path, scope.get("query_string", b""), scope["headers"])
         match = self.router.match(method, path)
-        if match.op is None:
+        op = match.operation
+        if op is None:
             response = _unrouted(method, path, match.allowed)
             entry.status = response.status_code
             await response(scope, receive, send)
             return
-        prepared = self.prepared[match.op.operation_id]
-        entry.operation_id = match.op.operation_id
+        prepared = self.prepared[op.operation_id]
+        entry.operation_id = op.operation_id
         response = await self._respond(prepared, match.params, scope, receive, send, entry)
         if response is not None:
             status = getattr(response, "status_code", 200)

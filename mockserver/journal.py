@@ -10,24 +10,37 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from mockserver.wire import iso
-from spec import Violation
+from spec import Redaction, SecuritySchemes, Violation
 
-SECRET_HEADERS = frozenset({b"authorization", b"x-api-key", b"x-workspace-api-key", b"cookie", b"x-service-role-key"})
-KEEP = 8
+# Secret headers no security scheme of the contract names: a browser's cookies, the platform's service key.
+OTHER_SECRET_HEADERS = frozenset({b"cookie", b"x-service-role-key"})
 BODY_LIMIT = 8 * 1024  # bytes of a body an entry keeps (and of all its headers together)
 VALUE_LIMIT = 1024  # bytes of one header value kept when an entry's headers pass BODY_LIMIT
 ENTRY_OVERHEAD = 1024  # what an entry costs beyond the bytes it keeps (objects, list slots), for the budget
 
 
-def redact(value: str) -> str:
-    """The first 8 characters of a secret (after any `Bearer ` scheme) followed by `…`."""
-    scheme, sep, token = value.partition(" ")
-    if sep and scheme.lower() == "bearer":
-        return f"{scheme} {token[:KEEP]}…"
-    return f"{value[:KEEP]}…"
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    """The headers whose values an entry shows shortened (every scheme's header and a few more), and how."""
+
+    headers: frozenset[bytes]
+    redaction: Redaction
+
+    @classmethod
+    def of(cls, schemes: SecuritySchemes) -> Secrets:
+        """The contract's credential headers and redaction rule (`x-redaction`)."""
+        return cls(
+            frozenset(name.encode("latin-1") for name in schemes.headers) | OTHER_SECRET_HEADERS, schemes.redaction
+        )
+
+    def shown(self, name: bytes, value: bytes) -> str:
+        """A header's value as an entry shows it."""
+        text = value.decode("latin-1")
+        return self.redaction.apply(text) if name in self.headers else text
 
 
 class Entry:
@@ -84,7 +97,7 @@ class Entry:
         if self._journal is not None:
             self._journal.grew(self, len(self.body))
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, secrets: Secrets) -> dict[str, Any]:
         """The entry as the admin API shows it, secrets redacted."""
         return {
             "seq": self.seq,
@@ -92,12 +105,7 @@ class Entry:
             "method": self.method,
             "path": self.path,
             "query": self.query.decode("latin-1"),
-            "headers": {
-                name.decode("latin-1"): redact(value.decode("latin-1"))
-                if name in SECRET_HEADERS
-                else value.decode("latin-1")
-                for name, value in self.headers
-            },
+            "headers": {name.decode("latin-1"): secrets.shown(name, value) for name, value in self.headers},
             "headers_bytes": self.headers_bytes,
             "body": _body_text(self.body, self.body_bytes),
             "body_bytes": self.body_bytes,
@@ -134,9 +142,10 @@ def _body_text(body: bytes | None, size: int) -> str | None:
 class Journal:
     """A bounded, in-order log of requests: the oldest entries fall off past `size` entries or `budget` bytes."""
 
-    def __init__(self, size: int, budget: int = 32 * 1024 * 1024) -> None:
+    def __init__(self, size: int, budget: int, secrets: Secrets) -> None:
         self.size = size
         self.budget = budget
+        self.secrets = secrets
         self._entries: deque[Entry] = deque()
         self._seq = 0
         self._bytes = 0

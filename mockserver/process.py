@@ -1,6 +1,8 @@
-"""`ftl-mock` as a subprocess on a free port: start it, read its banner, wait until healthy, stop it.
+"""`ftl-mock` as a subprocess on a free port: start it, read its URL from its banner, wait until healthy, stop it.
 
-Imports only the standard library and httpx, so Locust driver processes and test fixtures can use it cheaply.
+The demo credentials come from the admin API (`GET /__mock/identities` through `client.MockAdmin`), not from the
+banner, which is for humans. Imports only the standard library, httpx and the admin client, so Locust driver
+processes and test fixtures can use it cheaply.
 """
 
 from __future__ import annotations
@@ -13,19 +15,22 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import IO
 
 import httpx
+
+from mockserver.admin_routes import PREFIX, TOKEN_HEADER, route
+from mockserver.client import Credentials, MockAdmin
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 # The banner ends with the demo job's token; a reference app that prints only a url line ends there.
 LAST_LINE = "job token:"
-HEALTH_PATH = "/__mock/health"
+HEALTH_PATH = route("health").full_path
 ADMIN_TOKEN_ENV = "FTL_MOCK_ADMIN_TOKEN"  # noqa: S105 (a variable name)
-ADMIN_TOKEN_HEADER = "X-Mock-Admin-Token"  # noqa: S105 (a header name)
 
 
 class LaunchError(RuntimeError):
@@ -75,7 +80,7 @@ class _Output:
 
 
 class MockProcess:
-    """A running server started by `launch`: its URL, its banner's fields, and what it printed since."""
+    """A running server started by `launch`: its URL, its admin client and demo credentials, what it printed."""
 
     def __init__(
         self, process: subprocess.Popen[str], url: str, output: _Output, name: str, admin_token: str | None = None
@@ -89,12 +94,17 @@ class MockProcess:
     @property
     def admin_headers(self) -> dict[str, str]:
         """The header the admin API needs when the server was started with an admin token (else none)."""
-        return {ADMIN_TOKEN_HEADER: self.admin_token} if self.admin_token else {}
+        return {TOKEN_HEADER: self.admin_token} if self.admin_token else {}
 
     @property
     def admin(self) -> str:
-        """The mock's admin API."""
-        return f"{self.url}/__mock"
+        """The mock's admin API URL."""
+        return f"{self.url}{PREFIX}"
+
+    @cached_property
+    def admin_client(self) -> MockAdmin:
+        """A client of the mock's admin API, with the admin token when the mock has one (closed by `stop`)."""
+        return MockAdmin(self.url, token=self.admin_token)
 
     @property
     def pid(self) -> int:
@@ -105,33 +115,35 @@ class MockProcess:
         """The lines printed up to and including the banner's last line (without line ends)."""
         return self._output.banner
 
-    @property
-    def fields(self) -> dict[str, str]:
-        """The banner's `  label: value` lines by label (`url`, `admin`, `api key`, `jwt`, `job token`)."""
-        pairs = (line.partition(":") for line in self.banner if line.startswith("  "))
-        return {label.strip(): value.strip() for label, sep, value in pairs if sep}
+    @cached_property
+    def credentials(self) -> Credentials:
+        """The demo credentials (those the banner prints), read once through the admin API, in full."""
+        return self.admin_client.identities(secrets=True).demo
 
     @property
     def api_key(self) -> str | None:
         """The demo API key (all scopes), None when the seed data has none."""
-        return _value(self.fields.get("api key"))
+        return self.credentials.api_key
+
+    @property
+    def session_token(self) -> str | None:
+        """The demo session token, None when the seed data has none."""
+        return self.credentials.session_token
 
     @property
     def jwt(self) -> str | None:
-        """The demo session token, None when the seed data has none."""
-        return _value(self.fields.get("jwt"))
+        """`session_token` under the name contracts/embedded.py still reads (goes when it switches)."""
+        return self.session_token
 
     @property
     def job_token(self) -> str | None:
         """The demo job's token, None when the seed data has no job."""
-        token, _, _ = (_value(self.fields.get("job token")) or "").partition(" ")
-        return token or None
+        return self.credentials.job_token
 
     @property
     def job_id(self) -> str | None:
-        """The demo job the token belongs to (`<token> (job <id>)`), None when there is none."""
-        _, _, job = (_value(self.fields.get("job token")) or "").partition(" ")
-        return job.strip("()").removeprefix("job ").strip() or None
+        """The demo job the token belongs to, None when there is none."""
+        return self.credentials.job_id
 
     def logged(self) -> str:
         """What the server printed after its banner (all of it once the process has ended)."""
@@ -140,11 +152,13 @@ class MockProcess:
         return "".join(self._output.lines)
 
     def reset(self) -> None:
-        """Reset the mock to its seed data (admin API; a write, so JSON)."""
-        httpx.post(f"{self.admin}/reset", json={}, headers=self.admin_headers, timeout=10).raise_for_status()
+        """Reset the mock to its seed data (admin API)."""
+        self.admin_client.reset()
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Terminate the server, and kill it if it has not exited within `timeout` seconds."""
+        if "admin_client" in self.__dict__:
+            self.admin_client.close()
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -158,11 +172,6 @@ class MockProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _value(text: str | None) -> str | None:
-    # The banner says `(none in the seed data)` or `(no job in the seed data)` where a value is missing.
-    return None if text is None or text.startswith("(") else text
 
 
 def start(

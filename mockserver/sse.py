@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 from mockserver.protocol import ABORT_EXTENSION
 from mockserver.samples import sample
 from mockserver.wire import text
-from spec import StreamContract
+from spec import StreamContract, pointers
 
 STOP_GRACE_S = 1.0  # how long a shutdown lets open streams write their last chunk
 
@@ -31,17 +31,6 @@ class StreamError(ValueError):
 
 
 # --- event data and framing -------------------------------------------------------------------
-
-
-def set_pointer(document: Any, pointer: str, value: Any) -> None:
-    """Set the value at a JSON pointer, creating objects on the way."""
-    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]
-    if not parts:
-        raise StreamError("cannot set the root of an event's data")
-    node = document
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = value
 
 
 class EventFactory:
@@ -63,10 +52,10 @@ class EventFactory:
         if not isinstance(data, dict):
             raise StreamError(f"event {name!r} data is not an object in the spec")
         for pointer, value in (values or {}).items():
-            set_pointer(data, pointer, value)
+            pointers.set(data, pointer, value)
         for subject in self.stream.subjects:
             if subject["event"] == name:
-                set_pointer(data, str(subject["pointer"]), job_id)
+                pointers.set(data, str(subject["pointer"]), job_id)
         return data
 
     def prediction_data(self, job_id: str, row: Mapping[str, Any], total_count: int) -> dict[str, Any]:
@@ -79,7 +68,7 @@ class EventFactory:
         schema = self._schemas[name]
         data = sample(schema)
         for pointer, value in values.items():
-            set_pointer(data, pointer, value)
+            pointers.set(data, pointer, value)
         # Key order as the platform sends it: the schema's property order.
         order = list((schema.get("properties") or {}).keys())
         return {k: data[k] for k in sorted(data, key=lambda k: order.index(k) if k in order else len(order))}

@@ -7,8 +7,11 @@ operation has an `operationId`, and that every example validates against its sch
 from __future__ import annotations
 
 import copy
+import importlib.util
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -18,6 +21,24 @@ from spec._schema import Schema
 from spec.pointers import MISSING, PointerError, get, join
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace", "query")
+
+
+def _on_first_use(name: str) -> ModuleType:
+    """The module `name`, its code run on its first attribute access (`importlib.util.LazyLoader`)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    found = importlib.util.find_spec(name)
+    if found is None or found.loader is None:
+        raise ImportError(f"No module named {name!r}", name=name)
+    found.loader = importlib.util.LazyLoader(found.loader)
+    module = importlib.util.module_from_spec(found)
+    sys.modules[name] = module
+    found.loader.exec_module(module)
+    return module
+
+
+# Importing the validator takes longer than the rest of a load; a document already found valid never needs it.
+openapi_spec_validator = _on_first_use("openapi_spec_validator")
 
 
 def read(path: Path) -> dict[str, Any]:
@@ -44,9 +65,7 @@ def check_openapi(document: dict[str, Any]) -> None:
     version = str(document.get("openapi", ""))
     if not version.startswith("3.2"):
         raise SpecError("/openapi", "version", f"must be an OpenAPI 3.2.x document, got {version!r}")
-    from openapi_spec_validator import OpenAPIV32SpecValidator
-
-    for error in OpenAPIV32SpecValidator(document).iter_errors():
+    for error in openapi_spec_validator.OpenAPIV32SpecValidator(document).iter_errors():
         path = getattr(error, "path", None) or getattr(error, "absolute_path", [])
         pointer = join(*path)
         raise SpecError(pointer, "openapi-3.2", str(getattr(error, "message", error)))

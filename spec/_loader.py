@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from importlib.metadata import version
 from pathlib import Path
 
 from spec import _document
@@ -56,8 +57,6 @@ def _check_openapi_once(source: Path, document: dict[str, object]) -> None:
     The full validation costs most of a load; every CLI call loads the contract, so a document
     that passed once is not validated again until its bytes or the validator's version change.
     """
-    from importlib.metadata import version
-
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     marker = _cache_dir() / f"openapi-valid-{version('openapi-spec-validator')}-{digest}"
     if marker.exists():

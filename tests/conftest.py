@@ -1,6 +1,7 @@
 """Shared fixtures: real ftl-mock processes on free loopback ports.
 
-`mock_factory` starts a mock with any flags; `mock` is one session-wide mock reset before each test.
+`mock_factory` starts a mock with any flags; `mock` is one session-wide mock reset before each test, `admin` its
+admin client (`mockserver.client.MockAdmin`).
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 import spec
 from mockserver import process
+from mockserver.client import MockAdmin
 from mockserver.process import MockProcess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,15 +29,15 @@ ALICE_PRODUCTION_KEY = "wak_QFep23gevhnZloVvNEK3RIZpqjpfztRt"
 ALICE_TESTING_KEY = "wak_8JEtBOSefQEpYwGYL8VngdYqPyPATjhY"
 ALICE_REVOKED_KEY = "wak_8sFG1g7RIcmkJUi3AzdHS1kC9e0yYrmQ"
 BOB_KEY = "wak_2vD9W6BTY8A7b5wERKNXlmnLXz5QfPkV"
-ALICE_JWT = "ftl-demo-session-alice"
-BOB_JWT = "ftl-demo-session-bob"
+ALICE_SESSION_TOKEN = "ftl-demo-session-alice"
+BOB_SESSION_TOKEN = "ftl-demo-session-bob"
 DEMO_JOB = "job_demo_001"
 DEMO_JOB_TOKEN = "lqXWBRwkBQjJ22Aoe_E-QqnLQ1onUWynCJW6kZprmwg"
 
 
 def path_of(operation_id: str, **params: str) -> str:
-    """The path of `operation_id` in the spec, its template filled from `params` (KeyError when one is missing)."""
-    return spec.load().operation(operation_id).path.format(**params)
+    """The path of `operation_id` in the spec, its template filled from `params` (SpecError when one is missing)."""
+    return spec.load().operation(operation_id).path_for(**params)
 
 
 def console_script(name: str) -> str:
@@ -86,6 +87,12 @@ def shared_mock() -> Iterator[MockProcess]:
 @pytest.fixture
 def mock(shared_mock: MockProcess) -> MockProcess:
     """The session mock, reset to its seed data and with an empty journal."""
-    shared_mock.reset()
-    httpx.delete(f"{shared_mock.admin}/journal", timeout=10)
+    shared_mock.admin_client.reset()
+    shared_mock.admin_client.clear_journal()
     return shared_mock
+
+
+@pytest.fixture
+def admin(mock: MockProcess) -> MockAdmin:
+    """The admin client of the freshly reset session mock."""
+    return mock.admin_client

@@ -19,7 +19,7 @@ from servers import ProcessServer
 import spec
 from mockserver.app import create_app
 from mockserver.settings import Settings
-from spec import Contract, Operation
+from spec import Contract, Operation, pointers
 
 Message = MutableMapping[str, Any]
 Scope = MutableMapping[str, Any]
@@ -145,14 +145,9 @@ def _rename(name: str, new: str) -> Callable[[str, Any], list[tuple[str, Any]]]:
 
 
 def _set_at(event_name: str, pointer: str, value: Any) -> Callable[[str, Any], list[tuple[str, Any]]]:
-    keys = pointer.strip("/").split("/")
-
     def rewrite(event: str, data: Any) -> list[tuple[str, Any]]:
         if event == event_name and isinstance(data, dict):
-            node = data
-            for key in keys[:-1]:
-                node = node[key]
-            node[keys[-1]] = value
+            pointers.set(data, pointer, value)
         return [(event, data)]
 
     return rewrite

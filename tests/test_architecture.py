@@ -1,4 +1,4 @@
-"""The layering of the code: no import cycle between project modules, no hidden imports in `mockserver`.
+"""The layering of the code: no import cycle between project modules, no import inside a function.
 
 Imports are read with `ast` from every top-level package of the repository (a folder with an
 `__init__.py`), including imports inside functions and `if TYPE_CHECKING:` blocks, so a loop cannot hide.
@@ -159,6 +159,8 @@ def test_no_import_cycle_touches_the_package(package: str) -> None:
 # The layers of mockserver (its package docstring): a module may import from its own layer and above.
 MOCK_LAYERS: dict[str, int] = {
     "wire": 1,
+    "admin_routes": 1,
+    "client": 1,
     "settings": 1,
     "process": 1,
     "protocol": 1,
@@ -167,7 +169,6 @@ MOCK_LAYERS: dict[str, int] = {
     "faults": 2,
     "journal": 2,
     "errors": 2,
-    "routing": 2,
     "validation": 2,
     "access": 2,
     "signing": 2,
@@ -220,7 +221,8 @@ def test_mockserver_imports_only_at_module_level() -> None:
 
 
 # Packages whose imports are all at the top of their modules (an import inside a function hides a loop).
-NO_FUNCTION_IMPORTS = ("load",)
+# (`mockserver` is held to more above: no import below module level at all.) `contracts` joins once it is clean.
+NO_FUNCTION_IMPORTS = ("cmdline", "load", "spec")
 
 
 def function_imports(path: Path) -> Iterator[str]:

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import ALICE_JWT, ALICE_KEY, BOB_KEY, DEMO_JOB_TOKEN
+from conftest import ALICE_KEY, ALICE_SESSION_TOKEN, BOB_KEY, DEMO_JOB_TOKEN
 from defects import DEFECTS, Defect, DefectServer
 
 from contracts.cli import main
@@ -21,7 +21,7 @@ from contracts.cli import main
 TIME_SCALE = 0.05
 ENVIRON = {
     "FTL_GATE_API_KEY": ALICE_KEY,
-    "FTL_GATE_BEARER": ALICE_JWT,
+    "FTL_GATE_BEARER": ALICE_SESSION_TOKEN,
     "FTL_GATE_JOB_TOKEN": DEMO_JOB_TOKEN,
     "FTL_GATE_OTHER_API_KEY": BOB_KEY,
 }

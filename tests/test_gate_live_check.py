@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import ALICE_JWT, ALICE_KEY, BOB_KEY, DEMO_JOB, MockProcess, start_mock
+from conftest import ALICE_KEY, ALICE_SESSION_TOKEN, BOB_KEY, DEMO_JOB, MockProcess, start_mock
 
 import spec
 from contracts.credentials import Authenticator, Credentials
@@ -34,7 +34,7 @@ def run(url: str, credentials: Credentials, **options: object) -> dict[str, Tall
 
 
 def test_every_stream_and_live_check_holds_on_the_mock(fast_mock: MockProcess) -> None:
-    tallies = run(fast_mock.url, Credentials(api_key=ALICE_KEY, bearer=ALICE_JWT, other_api_key=BOB_KEY))
+    tallies = run(fast_mock.url, Credentials(api_key=ALICE_KEY, bearer=ALICE_SESSION_TOKEN, other_api_key=BOB_KEY))
     assert set(tallies) == set(ALL_CHECKS)
     assert all(t.passes for t in tallies.values())
     broken = {name: [v.message for v in t.violations] for name, t in tallies.items() if t.violations}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ALICE_JWT, ALICE_KEY, MockProcess
+from conftest import ALICE_KEY, ALICE_SESSION_TOKEN, MockProcess
 from platform_double import ALICE_KEY as DOUBLE_KEY
 from platform_double import PlatformDouble
 from servers import ProcessServer
@@ -94,7 +94,7 @@ def test_reasons_for_not_probing(double: str, tmp_path: Path) -> None:
 
 def test_credentials_the_target_rejects_are_no_verdict_on_the_divergence(double: str) -> None:
     auth, resources = provisioned(double, Credentials(api_key=DOUBLE_KEY))
-    stranger = Authenticator(CONTRACT, Credentials(api_key="wak_" + "Z" * 32, bearer=ALICE_JWT))
+    stranger = Authenticator(CONTRACT, Credentials(api_key="wak_" + "Z" * 32, bearer=ALICE_SESSION_TOKEN))
     (outcome,) = Prober(CONTRACT, stranger, double, resources, Results()).run([NAN_EPOCH], [NAN_EPOCH.operation])
     assert outcome.state == ProbeState.NOT_PROBED
     assert outcome.detail == "the target rejected the probe's credentials (HTTP 401)"

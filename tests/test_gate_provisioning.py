@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ALICE_JWT, ALICE_KEY, DEMO_JOB, DEMO_JOB_TOKEN, MockProcess
+from conftest import ALICE_KEY, ALICE_SESSION_TOKEN, DEMO_JOB, DEMO_JOB_TOKEN, MockProcess
 
 import spec
 from contracts.cli import main
@@ -49,7 +49,7 @@ def journal(mock: MockProcess) -> list[dict]:
 
 
 def test_provisioning_creates_every_kind_through_the_api(mock: MockProcess) -> None:
-    auth = Authenticator(CONTRACT, Credentials(api_key=ALICE_KEY, bearer=ALICE_JWT))
+    auth = Authenticator(CONTRACT, Credentials(api_key=ALICE_KEY, bearer=ALICE_SESSION_TOKEN))
     resources = Provisioner(CONTRACT, auth, mock.url, Results()).provision({kind.name for kind in KINDS}, {"config"})
     assert resources.missing == {}
     for name in ("job.id", "job.token", "job.user_id", "dataset.id", "config.id", "config_spare.id", "baseline.id"):
@@ -92,7 +92,16 @@ def test_without_a_session_the_dataset_checks_are_skipped_and_say_why(
 
 def test_a_check_that_never_judged_is_skipped_not_passed(mock: MockProcess, tmp_path: Path) -> None:
     junit = tmp_path / "gate.xml"
-    argv = ["--base-url", mock.url, "--api-key", ALICE_KEY, "--bearer", ALICE_JWT, "--include", "delete_baseline"]
+    argv = [
+        "--base-url",
+        mock.url,
+        "--api-key",
+        ALICE_KEY,
+        "--bearer",
+        ALICE_SESSION_TOKEN,
+        "--include",
+        "delete_baseline",
+    ]
     assert main([*argv, "--seed", "1", "--quiet", "--junit-xml", str(junit)], {}) == 0
     case = next(c for c in ET.parse(junit).iter("testcase") if c.get("name") == "use_after_free")
     skipped = case.find("skipped")

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import ALICE_JWT, ALICE_KEY, BOB_KEY, MockProcess
+from conftest import ALICE_KEY, ALICE_SESSION_TOKEN, BOB_KEY, MockProcess
 
 import spec
 from contracts.cli import main
@@ -29,7 +29,7 @@ def test_no_stream_read_times_out_before_a_heartbeat_gap() -> None:
 @pytest.mark.slow
 def test_real_time_mock_passes_with_default_flags(mock: MockProcess, tmp_path: Path) -> None:
     junit = tmp_path / "gate.xml"
-    argv = ["--base-url", mock.url, "--api-key", ALICE_KEY, "--bearer", ALICE_JWT, "--other-api-key", BOB_KEY]
+    argv = ["--base-url", mock.url, "--api-key", ALICE_KEY, "--bearer", ALICE_SESSION_TOKEN, "--other-api-key", BOB_KEY]
     code = main([*argv, "--max-examples", "5", "--seed", "1", "--quiet", "--junit-xml", str(junit)], {})
     cases = {(c.get("classname"), c.get("name")): c for c in ET.parse(junit).iter("testcase")}
     failed = sorted(key for key, case in cases.items() if case.find("failure") is not None)

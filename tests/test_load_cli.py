@@ -105,7 +105,7 @@ def test_plan_slots_spread_tabs_over_jobs_and_come_from_the_spec() -> None:
     assert plan.slot("tab", 6) is None
     trainer = plan.slot("trainer", 1)
     assert trainer is not None
-    assert trainer.job.job_token == "t1"
+    assert trainer.job.upload_headers == {"Authorization": "Bearer t1"}
     assert trainer.plan.jobs == ()
     trends = contract.operations["get_prediction_trends"].path_for(jobId="j1")
     assert plan.jobs[1].routes["poll"].path == trends

@@ -16,11 +16,11 @@ import pytest
 from mockserver import process
 from mockserver.access import ADMIN_TOKEN_HEADER, HostCheck
 from mockserver.signing import UrlSigner
-from tests.conftest import ALICE_JWT, ALICE_KEY, BOB_JWT, DEMO_JOB, DEMO_JOB_TOKEN, ROOT, path_of
+from tests.conftest import ALICE_KEY, ALICE_SESSION_TOKEN, BOB_SESSION_TOKEN, DEMO_JOB, DEMO_JOB_TOKEN, ROOT, path_of
 
 TOKEN = "admin-token-for-the-tests-0123456789"
 KEY = {"X-API-Key": ALICE_KEY}
-JWT = {"Authorization": f"Bearer {ALICE_JWT}"}
+SESSION = {"Authorization": f"Bearer {ALICE_SESSION_TOKEN}"}
 PUBLIC_CONFIG = "sft-support-bot-demo"
 PUBLIC_CONFIG_ID = "4e5f6a7b-8c9d-4e0f-9a1b-2c3d4e5f6a7b"  # Alice's, shared as PUBLIC_CONFIG
 
@@ -101,9 +101,10 @@ def test_listening_beyond_loopback_with_an_admin_token_serves_and_prints_no_secr
     mock = process.start("--host", "0.0.0.0", env={"FTL_MOCK_ADMIN_TOKEN": TOKEN})
     try:
         banner = "\n".join(mock.banner)
-        assert TOKEN not in banner and ALICE_KEY not in banner and ALICE_JWT not in banner
+        assert TOKEN not in banner and ALICE_KEY not in banner and ALICE_SESSION_TOKEN not in banner
         assert DEMO_JOB_TOKEN not in banner and "not shown beyond loopback" in banner
-        assert mock.api_key is None and mock.jwt is None and mock.job_token is None
+        # The handle reads them through the admin API, with the token.
+        assert (mock.api_key, mock.session_token, mock.job_token) == (ALICE_KEY, ALICE_SESSION_TOKEN, DEMO_JOB_TOKEN)
         port = mock.url.rpartition(":")[2]
         local = f"http://127.0.0.1:{port}"
         assert httpx.get(f"{local}/__mock/health", timeout=10).status_code == 401
@@ -115,7 +116,8 @@ def test_listening_beyond_loopback_with_an_admin_token_serves_and_prints_no_secr
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
 def test_listening_on_loopback_needs_no_token_and_shows_the_demo_credentials(mock_factory, host) -> None:
     mock = mock_factory("--host", host)
-    assert mock.api_key == ALICE_KEY and mock.job_token == DEMO_JOB_TOKEN
+    banner = "\n".join(mock.banner)
+    assert ALICE_KEY in banner and ALICE_SESSION_TOKEN in banner and DEMO_JOB_TOKEN in banner
 
 
 # --- admin writes: JSON only, same origin only -----------------------------------------------------
@@ -199,7 +201,7 @@ def test_the_data_dump_shortens_secrets_unless_asked(mock) -> None:
     assert ALICE_KEY in {row["key"] for row in full["api_keys"]}
     assert f"{ALICE_KEY[:8]}…" in {row["key"] for row in shown["api_keys"]}
     text = httpx.get(f"{mock.admin}/data", timeout=10).text
-    for secret in (ALICE_KEY, ALICE_JWT, BOB_JWT, DEMO_JOB_TOKEN):
+    for secret in (ALICE_KEY, ALICE_SESSION_TOKEN, BOB_SESSION_TOKEN, DEMO_JOB_TOKEN):
         assert secret not in text
     assert all(len(token) == 9 for user in shown["users"] for token in user.get("sessions", []))
     assert all(job["job_token"].endswith("…") for job in shown["jobs"])
@@ -252,7 +254,7 @@ def test_a_signed_url_downloads_and_any_change_to_it_is_refused(mock) -> None:
         mock.url + path_of("upload_dataset"),
         data={"name": "second", "format": "jsonl", "config_id": PUBLIC_CONFIG_ID},
         files={"file": ("second.jsonl", b'{"text": "two"}\n', "application/x-ndjson")},
-        headers=JWT,
+        headers=SESSION,
         timeout=10,
     )
     assert uploaded.status_code == 200, uploaded.text
@@ -301,7 +303,7 @@ def test_a_signed_url_dies_with_the_process_that_signed_it(mock_factory) -> None
 def test_a_signed_url_of_a_deleted_dataset_is_404(mock) -> None:
     url = download_urls(mock)[0]
     dataset_id = urlsplit(url).path.rpartition("/")[2]
-    deleted = httpx.delete(mock.url + path_of("delete_dataset", id=dataset_id), headers=JWT, timeout=10)
+    deleted = httpx.delete(mock.url + path_of("delete_dataset", id=dataset_id), headers=SESSION, timeout=10)
     assert deleted.status_code == 200
     response = httpx.get(url, timeout=10)
     assert response.status_code == 404 and "was deleted" in response.json()["error"]

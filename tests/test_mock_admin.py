@@ -15,12 +15,13 @@ import httpx
 import pytest
 
 import spec
-from mockserver.admin import ROUTES, AdminRoute, AdminRouter
-from tests.conftest import ALICE_JWT, ALICE_KEY, DEMO_JOB, DEMO_JOB_TOKEN, ROOT, path_of
+from mockserver.admin import AdminRouter
+from mockserver.admin_routes import ROUTES, AdminRoute
+from tests.conftest import ALICE_KEY, ALICE_SESSION_TOKEN, DEMO_JOB, DEMO_JOB_TOKEN, ROOT, path_of
 
 CONTRACT = spec.load()
 KEY = {"X-API-Key": ALICE_KEY}
-JWT = {"Authorization": f"Bearer {ALICE_JWT}"}
+SESSION = {"Authorization": f"Bearer {ALICE_SESSION_TOKEN}"}
 
 
 @pytest.fixture
@@ -98,7 +99,9 @@ def test_data_that_cannot_be_loaded_is_400_and_changes_nothing(client, body) -> 
 def test_journal_records_each_request_with_its_outcome(client) -> None:
     client.get(path_of("get_predictions", jobId=DEMO_JOB), params={"limit": 5}, headers=KEY)
     client.get(path_of("get_predictions", jobId=DEMO_JOB), params={"limit": 5000}, headers=KEY)
-    client.post(path_of("create_job"), content=b'{"job_id": "j1"}', headers={**JWT, "content-type": "application/json"})
+    client.post(
+        path_of("create_job"), content=b'{"job_id": "j1"}', headers={**SESSION, "content-type": "application/json"}
+    )
     client.get("/api/nowhere")
     ok, bad, created, unknown = journal(client)
     assert ok["operation_id"] == "get_predictions"
@@ -259,12 +262,12 @@ ADMIN_CALLS: dict[str, dict] = {
 
 
 def test_every_listed_admin_route_answers(client) -> None:
-    endpoints = client.get("/__mock/").json()["endpoints"]
     dataset = client.get("/__mock/data").json()["datasets"][0]["id"]
-    for endpoint in endpoints:
-        method, template = endpoint.split(" ")
-        url = template.format(jobId=DEMO_JOB, datasetId=dataset)
-        response = client.request(method, url, **ADMIN_CALLS.get(endpoint, {}))
+    values = {"jobId": DEMO_JOB, "datasetId": dataset}
+    for route in ROUTES:
+        endpoint = f"{route.method} {route.full_path}"
+        url = route.path_for(**{name: values[name] for name in route.parameters})
+        response = client.request(route.method, url, **ADMIN_CALLS.get(endpoint, {}))
         assert response.status_code < 400 or endpoint.endswith("{datasetId}"), (endpoint, response.text)
         assert response.status_code not in (404, 405), (endpoint, response.text)
 

@@ -13,24 +13,21 @@ import pytest
 import spec
 from tests.conftest import (
     ALICE,
-    ALICE_JWT,
     ALICE_KEY,
     ALICE_PRODUCTION_KEY,
     ALICE_REVOKED_KEY,
+    ALICE_SESSION_TOKEN,
     ALICE_TESTING_KEY,
     ALICE_TRAINING_KEY,
     ALICE_WORKER_KEY,
-    BOB_JWT,
     BOB_KEY,
+    BOB_SESSION_TOKEN,
     DEMO_JOB,
     DEMO_JOB_TOKEN,
+    path_of,
 )
 
 CONTRACT = spec.load()
-
-
-def path_of(operation_id: str, **params: str) -> str:
-    return CONTRACT.operations[operation_id].path.format(**params)
 
 
 def declared(operation_id: str, response: httpx.Response) -> httpx.Response:
@@ -74,7 +71,7 @@ PREDICTIONS = path_of("get_predictions", jobId=DEMO_JOB)
         ({"X-API-Key": ALICE_KEY}, "apiKey"),
         ({"X-Workspace-API-Key": ALICE_TRAINING_KEY}, "workspaceApiKey"),
         (bearer(ALICE_TRAINING_KEY), "bearerApiKey"),
-        (bearer(ALICE_JWT), "sessionJwt"),
+        (bearer(ALICE_SESSION_TOKEN), "sessionJwt"),
     ],
 )
 def test_pattern_a_admits_keys_and_sessions_and_records_the_scheme(mock, client, headers, scheme) -> None:
@@ -94,7 +91,7 @@ def test_pattern_a_answers_every_failure_with_401(client, headers) -> None:
 
 
 def test_pattern_a_falls_back_to_the_session_when_the_key_fails(mock, client) -> None:
-    headers = {"X-API-Key": ALICE_WORKER_KEY, **bearer(ALICE_JWT)}
+    headers = {"X-API-Key": ALICE_WORKER_KEY, **bearer(ALICE_SESSION_TOKEN)}
     assert client.get(PREDICTIONS, headers=headers).status_code == 200
     assert credential_of_last_request(mock) == "sessionJwt"
 
@@ -120,7 +117,7 @@ def test_pattern_b_scope_less_key_gets_403_naming_the_scope(client) -> None:
     [
         ({"X-API-Key": "wak_tooShort"}, "Invalid API key format"),
         ({"X-API-Key": ALICE_REVOKED_KEY}, "Invalid API key"),
-        ({"X-API-Key": ALICE_REVOKED_KEY, **bearer(ALICE_JWT)}, "Invalid API key"),
+        ({"X-API-Key": ALICE_REVOKED_KEY, **bearer(ALICE_SESSION_TOKEN)}, "Invalid API key"),
         (bearer("wak_" + "0" * 32), "Invalid API key"),
         ({}, "Missing authorization header"),
         (bearer("not-a-session"), "Authentication failed"),
@@ -134,7 +131,7 @@ def test_pattern_b_failures_are_401_with_the_validator_message(client, headers, 
 
 def test_pattern_b_admits_a_training_key_and_a_session(client) -> None:
     assert client.get(LOCAL_JOBS, headers={"X-API-Key": ALICE_TRAINING_KEY}).status_code == 200
-    assert client.get(LOCAL_JOBS, headers=bearer(ALICE_JWT)).status_code == 200
+    assert client.get(LOCAL_JOBS, headers=bearer(ALICE_SESSION_TOKEN)).status_code == 200
 
 
 # --- pattern C: session JWT only -----------------------------------------------------------------
@@ -147,7 +144,7 @@ def test_pattern_c_refuses_api_keys(client, headers) -> None:
 
 
 def test_pattern_c_admits_a_session(mock, client) -> None:
-    assert client.get(path_of("list_datasets"), headers=bearer(ALICE_JWT)).status_code == 200
+    assert client.get(path_of("list_datasets"), headers=bearer(ALICE_SESSION_TOKEN)).status_code == 200
     assert credential_of_last_request(mock) == "sessionJwt"
 
 
@@ -170,7 +167,7 @@ def test_pattern_d_admits_the_jobs_own_token(mock, client) -> None:
         (STATUS, {}, 401),
         (STATUS, {"X-API-Key": ALICE_KEY}, 401),
         (STATUS, bearer("wrong-token"), 401),
-        (STATUS, bearer(ALICE_JWT), 401),
+        (STATUS, bearer(ALICE_SESSION_TOKEN), 401),
         (path_of("update_job_status", jobId="job_that_does_not_exist"), bearer(DEMO_JOB_TOKEN), 404),
     ],
 )
@@ -198,7 +195,7 @@ def test_pattern_d_reads_the_job_from_the_body(client) -> None:
 
 
 def test_a_token_only_opens_its_own_job(client) -> None:
-    created = client.post(path_of("create_job"), json={"job_id": "job_bob_tok"}, headers=bearer(BOB_JWT))
+    created = client.post(path_of("create_job"), json={"job_id": "job_bob_tok"}, headers=bearer(BOB_SESSION_TOKEN))
     assert created.status_code == 200, created.text
     bob_token = created.json()["job_token"]
     response = client.patch(STATUS, json={"status": "running"}, headers=bearer(bob_token))
@@ -220,7 +217,7 @@ def test_predict_refuses_a_key_without_production_scope_with_403(client) -> None
 
 def test_predict_takes_api_keys_only(client) -> None:
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
-    response = declared("predict", client.post(path_of("predict"), json=body, headers=bearer(ALICE_JWT)))
+    response = declared("predict", client.post(path_of("predict"), json=body, headers=bearer(ALICE_SESSION_TOKEN)))
     assert response.status_code == 401
     assert response.json()["error"]["type"] == "invalid_api_key"
     missing = declared("predict", client.post(path_of("predict"), json=body))
@@ -233,7 +230,7 @@ def test_batch_testing_takes_a_testing_key_or_a_session(client) -> None:
     path = path_of("get_batch_test_status", id="run_x")
     refused = declared("get_batch_test_status", client.get(path, headers={"X-API-Key": ALICE_TRAINING_KEY}))
     assert refused.status_code == 403
-    for headers in ({"X-API-Key": ALICE_TESTING_KEY}, bearer(ALICE_JWT)):
+    for headers in ({"X-API-Key": ALICE_TESTING_KEY}, bearer(ALICE_SESSION_TOKEN)):
         assert client.get(path, headers=headers).status_code not in (401, 403)
 
 
@@ -252,7 +249,7 @@ def test_batch_testing_takes_a_testing_key_or_a_session(client) -> None:
 )
 def test_another_users_job_is_not_found(client, operation_id, method, body) -> None:
     path = path_of(operation_id, jobId=DEMO_JOB)
-    response = client.request(method, path, json=body, headers=bearer(BOB_JWT))
+    response = client.request(method, path, json=body, headers=bearer(BOB_SESSION_TOKEN))
     assert declared(operation_id, response).status_code == 404
     if CONTRACT.operations[operation_id].scheme_names & {"apiKey"}:
         with_key = client.request(method, path, json=body, headers={"X-API-Key": BOB_KEY})
@@ -276,7 +273,7 @@ def test_rate_limit_gives_429_where_declared_and_401_elsewhere(limited) -> None:
         assert message(limited_b) == "Rate limit exceeded. Try again later."
         # pattern A never answers 429: the spent key falls through to the (absent) session
         assert declared("get_predictions", client.get(PREDICTIONS, headers=key)).status_code == 401
-        assert client.get(PREDICTIONS, headers={**key, **bearer(ALICE_JWT)}).status_code == 200
+        assert client.get(PREDICTIONS, headers={**key, **bearer(ALICE_SESSION_TOKEN)}).status_code == 200
         body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
         production = {"X-API-Key": ALICE_PRODUCTION_KEY}
         for _ in range(2):

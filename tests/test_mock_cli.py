@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 import spec
-from mockserver.cli import FLAGS, UsageError, parse_settings
+from mockserver.cli import FLAGS, UsageError, bind, parse_settings
 from mockserver.settings import RateLimit
 from tests.conftest import ALICE_KEY, ROOT, path_of
 
@@ -56,12 +56,15 @@ def test_banner_names_the_url_admin_and_working_demo_credentials(mock_factory) -
     assert banner[0].startswith("ftl-mock serving ")
     assert banner[0].strip().endswith(f"({len(spec.load().operations)} operations)")
     assert lines["admin"] == f"{handle.url}/__mock/"
-    key, jwt = lines["api key"], lines["jwt"]
+    key, session_token = lines["api key"], lines["jwt"]
     token, _, job = lines["job token"].partition(" (job ")
     job = job.rstrip(")")
     with httpx.Client(base_url=handle.url, timeout=10) as client:
         assert client.get(path_of("get_job_status", jobId=job), headers={"X-API-Key": key}).status_code == 200
-        assert client.get(path_of("list_datasets"), headers={"Authorization": f"Bearer {jwt}"}).status_code == 200
+        assert (
+            client.get(path_of("list_datasets"), headers={"Authorization": f"Bearer {session_token}"}).status_code
+            == 200
+        )
         patched = client.patch(
             path_of("update_job_status", jobId=job),
             json={"status": "running"},
@@ -153,3 +156,13 @@ def test_signals_stop_the_mock_cleanly(mock_factory, sig) -> None:
                 time.sleep(0.05)
     assert handle.process.returncode == 0
     assert "Traceback" not in handle.logged()
+
+
+def test_the_socket_listens_before_the_banner_is_printed() -> None:
+    """A client that connects as soon as it reads the banner is queued until uvicorn accepts, never refused."""
+    sock = bind("127.0.0.1", 0)
+    try:
+        with socket.create_connection(sock.getsockname()[:2], timeout=5):
+            pass
+    finally:
+        sock.close()

@@ -18,11 +18,11 @@ import pytest
 
 from mockserver.process import MockProcess
 from mockserver.wire import MAX_DEPTH, depth, too_deep
-from tests.conftest import ALICE_JWT, ALICE_KEY, DEMO_JOB, DEMO_JOB_TOKEN, path_of
+from tests.conftest import ALICE_KEY, ALICE_SESSION_TOKEN, DEMO_JOB, DEMO_JOB_TOKEN, path_of
 
 MIB = 1024 * 1024
 KEY = {"X-API-Key": ALICE_KEY}
-JWT = {"Authorization": f"Bearer {ALICE_JWT}"}
+SESSION = {"Authorization": f"Bearer {ALICE_SESSION_TOKEN}"}
 
 
 def rss(pid: int) -> int:
@@ -155,7 +155,7 @@ def test_a_deeply_nested_dataset_file_is_an_invalid_dataset(fresh) -> None:
             fresh.url + path_of("upload_dataset"),
             data={"name": "deep", "format": "jsonl"},
             files={"file": ("deep.jsonl", content, "application/x-ndjson")},
-            headers=JWT,
+            headers=SESSION,
             timeout=10,
         )
         if content is deep:

@@ -10,10 +10,20 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ALICE, ALICE_JWT, ALICE_KEY, BOB, BOB_JWT, BOB_KEY, DEMO_JOB, MockProcess, path_of
+from conftest import (
+    ALICE,
+    ALICE_KEY,
+    ALICE_SESSION_TOKEN,
+    BOB,
+    BOB_KEY,
+    BOB_SESSION_TOKEN,
+    DEMO_JOB,
+    MockProcess,
+    path_of,
+)
 
 KEY = {"X-API-Key": ALICE_KEY}
-JWT = {"Authorization": f"Bearer {ALICE_JWT}"}
+SESSION = {"Authorization": f"Bearer {ALICE_SESSION_TOKEN}"}
 STATUSES = ("pending", "queued", "running", "paused", "completed", "failed", "cancelled")
 
 
@@ -33,7 +43,9 @@ def status(mock: MockProcess, job_id: str, headers: dict[str, str] = KEY) -> htt
     return httpx.get(mock.url + path_of("get_job_status", jobId=job_id), headers=headers)
 
 
-def control(mock: MockProcess, job_id: str, action: str, headers: dict[str, str] = JWT, **extra: Any) -> httpx.Response:
+def control(
+    mock: MockProcess, job_id: str, action: str, headers: dict[str, str] = SESSION, **extra: Any
+) -> httpx.Response:
     return httpx.post(
         mock.url + path_of("control_job", jobId=job_id), json={"action": action, **extra}, headers=headers
     )
@@ -186,21 +198,23 @@ def test_cancelling_a_runpod_job_terminates_its_pod(mock: MockProcess) -> None:
     job_id = "7a1e3c5b-9d2f-4e68-8b04-6c3f1a9d5e27"
     response = control(mock, job_id, "cancel")
     assert response.json()["message"] == "RunPod pod terminated successfully"
-    pod = httpx.get(mock.url + path_of("get_runpod_deployment"), params={"deployment_id": job_id}, headers=JWT).json()
+    pod = httpx.get(
+        mock.url + path_of("get_runpod_deployment"), params={"deployment_id": job_id}, headers=SESSION
+    ).json()
     assert pod["status"] == "stopped" and stored_job(mock, job_id)["status"] == "cancelled"
 
 
 def test_control_of_someone_elses_job_is_not_found(mock: MockProcess) -> None:
     response = control(mock, "job_bob_001", "pause")
     assert response.status_code == 404 and response.json()["success"] is False
-    assert control(mock, "job_bob_001", "pause", {"Authorization": f"Bearer {BOB_JWT}"}).status_code == 200
+    assert control(mock, "job_bob_001", "pause", {"Authorization": f"Bearer {BOB_SESSION_TOKEN}"}).status_code == 200
 
 
 def test_resume_from_best_uses_the_jobs_best_checkpoint(mock: MockProcess) -> None:
     url = mock.url + path_of("resume_job", jobId="job_demo_failed")
-    response = httpx.post(url, json={"resume_from_best": True}, headers=JWT)
+    response = httpx.post(url, json={"resume_from_best": True}, headers=SESSION)
     assert response.json()["checkpoint_path"] == "output/job_demo_failed/checkpoint-50"
-    missing = httpx.post(url, json={}, headers=JWT)
+    missing = httpx.post(url, json={}, headers=SESSION)
     assert missing.status_code == 400 and "suggestion" in missing.json()
 
 
@@ -209,7 +223,7 @@ def test_resume_restarts_only_failed_cancelled_pending_or_queued_jobs(mock: Mock
     made = create(mock, status=current, config={"training": {"batch_size": 8}})
     url = mock.url + path_of("resume_job", jobId=made["job_id"])
     body = {"checkpoint_path": "output/ckpt-7", "config_adjustments": {"learning_rate": 0.0001, "unknown": 1}}
-    response = httpx.post(url, json=body, headers=JWT)
+    response = httpx.post(url, json=body, headers=SESSION)
     if current in ("failed", "cancelled", "pending", "queued"):
         assert response.status_code == 200, response.text
         new_id = response.json()["job_id"]
@@ -226,14 +240,14 @@ def test_resume_restarts_only_failed_cancelled_pending_or_queued_jobs(mock: Mock
 
 def test_update_params_records_on_running_jobs_only(mock: MockProcess) -> None:
     url = mock.url + path_of("update_job_params", jobId=DEMO_JOB)
-    response = httpx.patch(url, json={"learning_rate": 0.0001, "warmup_steps": 5}, headers=JWT)
+    response = httpx.patch(url, json={"learning_rate": 0.0001, "warmup_steps": 5}, headers=SESSION)
     assert response.status_code == 200
     updates = response.json()["updates"]
     assert (updates["learning_rate"], updates["warmup_steps"], updates["requested_by"]) == (0.0001, 5, ALICE)
     assert "batch_size" not in updates
     assert stored_job(mock, DEMO_JOB)["parameter_updates"] == [updates]
     done = httpx.patch(
-        mock.url + path_of("update_job_params", jobId="job_demo_completed"), json={"batch_size": 2}, headers=JWT
+        mock.url + path_of("update_job_params", jobId="job_demo_completed"), json={"batch_size": 2}, headers=SESSION
     )
     assert done.status_code == 400 and done.json()["current_status"] == "completed"
 

@@ -15,10 +15,20 @@ import httpx
 from httpx_sse import connect_sse
 
 from mockserver.process import MockProcess
-from tests.conftest import ALICE, ALICE_JWT, ALICE_KEY, BOB, BOB_JWT, BOB_KEY, DEMO_JOB, DEMO_JOB_TOKEN, path_of
+from tests.conftest import (
+    ALICE,
+    ALICE_KEY,
+    ALICE_SESSION_TOKEN,
+    BOB,
+    BOB_KEY,
+    BOB_SESSION_TOKEN,
+    DEMO_JOB,
+    DEMO_JOB_TOKEN,
+    path_of,
+)
 
-ALICE_SESSION = {"Authorization": f"Bearer {ALICE_JWT}"}
-BOB_SESSION = {"Authorization": f"Bearer {BOB_JWT}"}
+ALICE_SESSION = {"Authorization": f"Bearer {ALICE_SESSION_TOKEN}"}
+BOB_SESSION = {"Authorization": f"Bearer {BOB_SESSION_TOKEN}"}
 ALICE_POD = "7a1e3c5b-9d2f-4e68-8b04-6c3f1a9d5e27"
 ALICE_KAGGLE = "alice-demo/support-bot-kaggle"
 ALICE_PUBLIC_CONFIG = "4e5f6a7b-8c9d-4e0f-9a1b-2c3d4e5f6a7b"

@@ -10,20 +10,21 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ALICE_JWT, ALICE_KEY, ALICE_PRODUCTION_KEY, DEMO_JOB, MockProcess
+from conftest import ALICE_KEY, ALICE_PRODUCTION_KEY, ALICE_SESSION_TOKEN, DEMO_JOB, MockProcess
 
 import spec
+from spec import pointers
 
 CONTRACT = spec.load()
 KEY = {"X-API-Key": ALICE_KEY}
-JWT = {"Authorization": f"Bearer {ALICE_JWT}"}
+SESSION = {"Authorization": f"Bearer {ALICE_SESSION_TOKEN}"}
 # operationId -> (path parameters, other query parameters, credentials) of a list with at least 4 items
 LISTS: dict[str, tuple[dict[str, str], dict[str, str], dict[str, str]]] = {
     "get_predictions": ({"jobId": DEMO_JOB}, {}, KEY),
     "list_local_jobs": ({}, {}, KEY),
     "get_logs": ({"jobId": DEMO_JOB}, {}, KEY),
     "list_local_metrics": ({}, {"job_id": DEMO_JOB}, KEY),
-    "preview_dataset": ({"id": "5b0e7c3a-2f41-4d8e-9c61-7a3d2e9f0b14"}, {}, JWT),
+    "preview_dataset": ({"id": "5b0e7c3a-2f41-4d8e-9c61-7a3d2e9f0b14"}, {}, SESSION),
     "list_traces": ({}, {}, {"X-API-Key": ALICE_PRODUCTION_KEY}),
 }
 PAGED = sorted(op.operation_id for op in CONTRACT.operations.values() if op.pagination)
@@ -35,12 +36,9 @@ def items(mock: MockProcess, op_id: str, limit: int, offset: int) -> list[Any]:
     assert rule is not None
     path_params, query, headers = LISTS[op_id]
     params = {**query, rule["limit"]: limit, rule["offset"]: offset}
-    response = httpx.get(mock.url + op.path.format(**path_params), params=params, headers=headers, timeout=10)
+    response = httpx.get(mock.url + op.path_for(**path_params), params=params, headers=headers, timeout=10)
     assert response.status_code == 200, response.text
-    found: Any = response.json()
-    for part in str(rule["items"]).strip("/").split("/"):
-        found = found[part]
-    return list(found)
+    return list(pointers.get(response.json(), str(rule["items"])))
 
 
 def largest_limit(op_id: str) -> int:

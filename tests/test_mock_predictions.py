@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ALICE, ALICE_JWT, ALICE_KEY, BOB, BOB_KEY, DEMO_JOB, DEMO_JOB_TOKEN, MockProcess, path_of
+from conftest import ALICE, ALICE_KEY, ALICE_SESSION_TOKEN, BOB, BOB_KEY, DEMO_JOB, DEMO_JOB_TOKEN, MockProcess, path_of
 
 KEY = {"X-API-Key": ALICE_KEY}
 
@@ -161,7 +161,8 @@ def test_someone_elses_or_a_missing_job_is_not_found(mock: MockProcess, operatio
 
 def test_the_owner_reads_with_a_session_too(mock: MockProcess) -> None:
     response = httpx.get(
-        mock.url + path_of("get_predictions", jobId=DEMO_JOB), headers={"Authorization": f"Bearer {ALICE_JWT}"}
+        mock.url + path_of("get_predictions", jobId=DEMO_JOB),
+        headers={"Authorization": f"Bearer {ALICE_SESSION_TOKEN}"},
     )
     stored = [row for row in httpx.get(f"{mock.admin}/data").json()["predictions"] if row["job_id"] == DEMO_JOB]
     assert response.status_code == 200 and response.json()["total_count"] == len(stored) > 0

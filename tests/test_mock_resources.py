@@ -10,13 +10,22 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ALICE, ALICE_JWT, ALICE_KEY, ALICE_PRODUCTION_KEY, ALICE_TESTING_KEY, BOB_JWT, MockProcess, path_of
+from conftest import (
+    ALICE,
+    ALICE_KEY,
+    ALICE_PRODUCTION_KEY,
+    ALICE_SESSION_TOKEN,
+    ALICE_TESTING_KEY,
+    BOB_SESSION_TOKEN,
+    MockProcess,
+    path_of,
+)
 
 from mockserver import resources
 from mockserver.errors import MockError
 
-JWT = {"Authorization": f"Bearer {ALICE_JWT}"}
-BOB = {"Authorization": f"Bearer {BOB_JWT}"}
+SESSION = {"Authorization": f"Bearer {ALICE_SESSION_TOKEN}"}
+BOB = {"Authorization": f"Bearer {BOB_SESSION_TOKEN}"}
 CONFIG = "5b6c7d8e-9f0a-4b1c-8d2e-3f4a5b6c7d8e"
 BOB_CONFIG = "9c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
 DATASET = "5b0e7c3a-2f41-4d8e-9c61-7a3d2e9f0b14"
@@ -49,27 +58,27 @@ def fast() -> Any:
 def test_config_create_read_update_delete(mock: MockProcess) -> None:
     url = mock.url + path_of("list_configs")
     body = {"name": "cfg", "template_type": "sft", "config_json": {"training": {}}}
-    created = httpx.post(url, json=body, headers=JWT)
+    created = httpx.post(url, json=body, headers=SESSION)
     assert created.status_code == 201
     config = created.json()["config"]
     assert config["is_validated"] is False and "model" in config["validation_errors"]
     item = mock.url + path_of("get_config", id=config["id"])
-    assert httpx.get(item, headers=JWT).json()["config"] == config
-    fixed = httpx.put(item, json={"name": "", "config_json": {"model": {"name": "m"}, "training": {}}}, headers=JWT)
+    assert httpx.get(item, headers=SESSION).json()["config"] == config
+    fixed = httpx.put(item, json={"name": "", "config_json": {"model": {"name": "m"}, "training": {}}}, headers=SESSION)
     assert fixed.json()["config"]["is_validated"] is True and fixed.json()["config"]["name"] == "cfg"
-    assert config["id"] in {c["id"] for c in httpx.get(url, headers=JWT).json()["configs"]}
-    assert httpx.delete(item, headers=JWT).json() == {"success": True}
-    assert httpx.get(item, headers=JWT).status_code == 404
-    assert httpx.delete(item, headers=JWT).status_code == 200, "deletes are idempotent"
+    assert config["id"] in {c["id"] for c in httpx.get(url, headers=SESSION).json()["configs"]}
+    assert httpx.delete(item, headers=SESSION).json() == {"success": True}
+    assert httpx.get(item, headers=SESSION).status_code == 404
+    assert httpx.delete(item, headers=SESSION).status_code == 200, "deletes are idempotent"
 
 
 def test_configs_are_private_but_public_packages_are_open(mock: MockProcess) -> None:
-    assert httpx.get(mock.url + path_of("get_config", id=BOB_CONFIG), headers=JWT).status_code == 404
+    assert httpx.get(mock.url + path_of("get_config", id=BOB_CONFIG), headers=SESSION).status_code == 404
     assert (
-        httpx.put(mock.url + path_of("update_config", id=BOB_CONFIG), json={"name": "x"}, headers=JWT).status_code
+        httpx.put(mock.url + path_of("update_config", id=BOB_CONFIG), json={"name": "x"}, headers=SESSION).status_code
         == 404
     )
-    httpx.delete(mock.url + path_of("delete_config", id=BOB_CONFIG), headers=JWT)
+    httpx.delete(mock.url + path_of("delete_config", id=BOB_CONFIG), headers=SESSION)
     assert httpx.get(mock.url + path_of("get_config", id=BOB_CONFIG), headers=BOB).status_code == 200, "not deleted"
     public = httpx.get(mock.url + path_of("get_public_config", id="sft-support-bot-demo"))
     assert public.status_code == 200 and public.headers["access-control-allow-origin"] == "*"
@@ -82,7 +91,7 @@ def test_configs_are_private_but_public_packages_are_open(mock: MockProcess) -> 
 # --- datasets ----------------------------------------------------------------------------------
 
 
-def upload(mock: MockProcess, content: bytes, fmt: str = "chatml", headers: dict[str, str] = JWT) -> httpx.Response:
+def upload(mock: MockProcess, content: bytes, fmt: str = "chatml", headers: dict[str, str] = SESSION) -> httpx.Response:
     return httpx.post(
         mock.url + path_of("upload_dataset"),
         data={"name": "uploaded", "format": fmt, "description": "d"},
@@ -100,18 +109,18 @@ def test_dataset_upload_list_preview_delete(mock: MockProcess) -> None:
     assert dataset["total_examples"] == 5 and dataset["metadata"]["detected_format_canonical"] == "chatml"
     assert dataset["metadata"]["format_mismatch"] is True and body["estimated_tokens"] > 0
     assert (dataset["avg_input_length"], dataset["avg_output_length"]) == (2, 11)
-    listed = httpx.get(mock.url + path_of("list_datasets"), headers=JWT).json()["datasets"]
+    listed = httpx.get(mock.url + path_of("list_datasets"), headers=SESSION).json()["datasets"]
     assert listed[0] == dataset, "newest first"
-    available = httpx.get(mock.url + path_of("list_available_datasets"), headers=JWT).json()
+    available = httpx.get(mock.url + path_of("list_available_datasets"), headers=SESSION).json()
     assert available["datasets"][0]["displayLabel"] == "uploaded (alpaca, 5 examples)"
     preview = httpx.get(
-        mock.url + path_of("preview_dataset", id=dataset["id"]), params={"offset": 3, "limit": 5}, headers=JWT
+        mock.url + path_of("preview_dataset", id=dataset["id"]), params={"offset": 3, "limit": 5}, headers=SESSION
     )
     assert preview.json()["total"] == 5 and preview.json()["has_more"] is False
     assert [e["index"] for e in preview.json()["examples"]] == [3, 4]
     assert preview.json()["examples"][0]["data"]["messages"][0]["content"] == "hi"
-    assert httpx.delete(mock.url + path_of("delete_dataset", id=dataset["id"]), headers=JWT).status_code == 200
-    assert httpx.get(mock.url + path_of("preview_dataset", id=dataset["id"]), headers=JWT).status_code == 404
+    assert httpx.delete(mock.url + path_of("delete_dataset", id=dataset["id"]), headers=SESSION).status_code == 200
+    assert httpx.get(mock.url + path_of("preview_dataset", id=dataset["id"]), headers=SESSION).status_code == 404
 
 
 def test_an_upload_without_examples_is_rejected(mock: MockProcess) -> None:
@@ -121,9 +130,9 @@ def test_an_upload_without_examples_is_rejected(mock: MockProcess) -> None:
 
 
 def test_someone_elses_dataset_is_not_found(mock: MockProcess) -> None:
-    assert httpx.get(mock.url + path_of("preview_dataset", id=BOB_DATASET), headers=JWT).status_code == 404
-    assert httpx.delete(mock.url + path_of("delete_dataset", id=BOB_DATASET), headers=JWT).status_code == 404
-    mine = {d["id"] for d in httpx.get(mock.url + path_of("list_datasets"), headers=JWT).json()["datasets"]}
+    assert httpx.get(mock.url + path_of("preview_dataset", id=BOB_DATASET), headers=SESSION).status_code == 404
+    assert httpx.delete(mock.url + path_of("delete_dataset", id=BOB_DATASET), headers=SESSION).status_code == 404
+    mine = {d["id"] for d in httpx.get(mock.url + path_of("list_datasets"), headers=SESSION).json()["datasets"]}
     assert BOB_DATASET not in mine and DATASET in mine
 
 
@@ -141,17 +150,17 @@ def test_baselines_crud_shared_by_every_user(mock: MockProcess) -> None:
         "thresholdValue": 0.8,
         "severity": "warning",
     }
-    created = httpx.post(url, json=body, headers=JWT).json()["baseline"]
+    created = httpx.post(url, json=body, headers=SESSION).json()["baseline"]
     assert created["metricCategory"] == "accuracy" and created["alertEnabled"] is True
     listed = httpx.get(url, params={"modelName": "m-x"}, headers=BOB).json()
     assert listed["count"] == 1 and listed["baselines"] == [created] and "version" not in listed
-    assert httpx.get(url, params={"modelName": "m-x", "version": "v1"}, headers=JWT).json()["count"] == 0
+    assert httpx.get(url, params={"modelName": "m-x", "version": "v1"}, headers=SESSION).json()["count"] == 0
     updated = httpx.put(url, params={"id": created["id"]}, json={"severity": "critical"}, headers=BOB).json()
     assert updated["baseline"]["severity"] == "critical" and updated["baseline"]["thresholdValue"] == 0.8
-    assert httpx.delete(url, params={"id": created["id"]}, headers=JWT).status_code == 200
-    assert httpx.get(url, params={"modelName": "m-x"}, headers=JWT).json()["count"] == 0
-    assert httpx.put(url, params={"id": created["id"]}, json={"severity": "info"}, headers=JWT).status_code == 404
-    assert httpx.delete(url, params={"id": created["id"]}, headers=JWT).status_code == 200
+    assert httpx.delete(url, params={"id": created["id"]}, headers=SESSION).status_code == 200
+    assert httpx.get(url, params={"modelName": "m-x"}, headers=SESSION).json()["count"] == 0
+    assert httpx.put(url, params={"id": created["id"]}, json={"severity": "info"}, headers=SESSION).status_code == 404
+    assert httpx.delete(url, params={"id": created["id"]}, headers=SESSION).status_code == 200
 
 
 # --- deployments -------------------------------------------------------------------------------
@@ -161,13 +170,13 @@ def deploy(mock: MockProcess, provider: str, body: dict[str, Any]) -> httpx.Resp
     return httpx.post(
         mock.url + path_of(f"create_{provider.replace('-', '_')}_deployment"),
         json={"training_config_id": CONFIG, **body},
-        headers=JWT,
+        headers=SESSION,
     )
 
 
 def deployment_status(mock: MockProcess, provider: str, key: str, param: str = "deployment_id") -> str:
     response = httpx.get(
-        mock.url + path_of(f"get_{provider.replace('-', '_')}_deployment"), params={param: key}, headers=JWT
+        mock.url + path_of(f"get_{provider.replace('-', '_')}_deployment"), params={param: key}, headers=SESSION
     )
     assert response.status_code == 200, response.text
     return str(response.json()["status"])
@@ -222,17 +231,17 @@ def test_runpod_deployment_creates_a_pending_job_and_stops_on_delete(mock: MockP
     ).json()
     assert job["status"] == "pending" and job["total_steps"] == 3, "ceil(3 examples / (4 x 8)) x 3 epochs"
     url = mock.url + path_of("get_runpod_deployment")
-    stopped = httpx.delete(url, params={"deployment_id": created["deployment_id"]}, headers=JWT)
+    stopped = httpx.delete(url, params={"deployment_id": created["deployment_id"]}, headers=SESSION)
     assert stopped.json()["status"] == "stopped"
     assert deployment_status(mock, "runpod", created["deployment_id"]) == "stopped"
-    assert httpx.get(url, params={"deployment_id": "nope"}, headers=JWT).status_code == 404
+    assert httpx.get(url, params={"deployment_id": "nope"}, headers=SESSION).status_code == 404
 
 
 def test_deploying_someone_elses_config_is_not_found(mock: MockProcess) -> None:
     response = httpx.post(
         mock.url + path_of("create_sagemaker_deployment"),
         json={"training_config_id": BOB_CONFIG, "instance_type": "ml.g5.xlarge"},
-        headers=JWT,
+        headers=SESSION,
     )
     assert response.status_code == 404 and response.json()["error"] == "Training configuration not found"
 
@@ -340,7 +349,12 @@ def test_spans_upsert_and_nest_under_their_parent(mock: MockProcess) -> None:
     assert [c["span_id"] for c in tree["data"][0]["children"]] == ["child"]
     flat = httpx.get(url, params={"limit": 1, "offset": 1, "operation_type": "completion"}, headers=PRODUCTION).json()
     assert len(flat["data"]) == 1 and flat["pagination"] == {"limit": 1, "offset": 1, "total": 1}
-    assert httpx.get(url, params={"trace_id": "T"}, headers={"Authorization": f"Bearer {BOB_JWT}"}).json()["data"] == []
+    assert (
+        httpx.get(url, params={"trace_id": "T"}, headers={"Authorization": f"Bearer {BOB_SESSION_TOKEN}"}).json()[
+            "data"
+        ]
+        == []
+    )
 
 
 def test_analytics_are_computed_from_spans_and_cached(mock: MockProcess) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import spec
-from tests.conftest import ALICE_JWT, ALICE_KEY, DEMO_JOB, DEMO_JOB_TOKEN
+from tests.conftest import ALICE_KEY, ALICE_SESSION_TOKEN, DEMO_JOB, DEMO_JOB_TOKEN
 
 CONTRACT = spec.load()
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
@@ -66,7 +66,7 @@ def toml_value(value: object) -> str:
 
 def config_text() -> str:
     """schemathesis.toml: job-token credentials, the demo job, and the per-operation expectations above."""
-    headers = {"X-API-Key": ALICE_KEY, "Authorization": f"Bearer {ALICE_JWT}"}
+    headers = {"X-API-Key": ALICE_KEY, "Authorization": f"Bearer {ALICE_SESSION_TOKEN}"}
     parts = [
         "headers = { " + ", ".join(f"{toml_value(k)} = {toml_value(v)}" for k, v in headers.items()) + " }\n",
         f"[parameters]\njobId = {toml_value(DEMO_JOB)}\n",

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from conftest import (
     ALICE,
-    ALICE_JWT,
     ALICE_KEY,
     ALICE_PRODUCTION_KEY,
+    ALICE_SESSION_TOKEN,
     DEMO_JOB,
     DEMO_JOB_TOKEN,
     MockProcess,
@@ -52,7 +52,7 @@ def auth(op_id: str, job_token: str = DEMO_JOB_TOKEN) -> dict[str, str]:
         scopes = {role for req in CONTRACT.operations[op_id].security for role in req.schemes.get("apiKey", ())}
         return {"X-API-Key": ALICE_PRODUCTION_KEY if scopes == {"production"} else ALICE_KEY}
     if "sessionJwt" in schemes:
-        return {"Authorization": f"Bearer {ALICE_JWT}"}
+        return {"Authorization": f"Bearer {ALICE_SESSION_TOKEN}"}
     if "jobToken" in schemes:
         return {"Authorization": f"Bearer {job_token}"}
     return {}
@@ -61,7 +61,7 @@ def auth(op_id: str, job_token: str = DEMO_JOB_TOKEN) -> dict[str, str]:
 def call(client: httpx.Client, op_id: str, path_params: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
     """Send the operation's method to its path with alice's credentials."""
     op = CONTRACT.operations[op_id]
-    path = op.path.format(**(path_params or {}))
+    path = op.path_for(**(path_params or {}))
     headers = {**auth(op_id, kwargs.pop("job_token", DEMO_JOB_TOKEN)), **kwargs.pop("headers", {})}
     return client.request(op.method, path, headers=headers, **kwargs)
 

@@ -12,15 +12,11 @@ import httpx
 import pytest
 
 import spec
-from tests.conftest import ALICE_JWT, ALICE_KEY, DEMO_JOB
+from tests.conftest import ALICE_KEY, ALICE_SESSION_TOKEN, DEMO_JOB, path_of
 
 CONTRACT = spec.load()
-JWT = {"Authorization": f"Bearer {ALICE_JWT}"}
+SESSION = {"Authorization": f"Bearer {ALICE_SESSION_TOKEN}"}
 KEY = {"X-API-Key": ALICE_KEY}
-
-
-def path_of(operation_id: str, **params: str) -> str:
-    return CONTRACT.operations[operation_id].path.format(**params)
 
 
 def assert_declared(operation_id: str, response: httpx.Response) -> None:
@@ -75,14 +71,14 @@ def test_query_value_outside_enum_lists_the_allowed_values(client) -> None:
 
 def test_missing_required_query_parameter_is_named(client) -> None:
     required = [p.name for p in CONTRACT.operations["list_baselines"].parameters_in("query") if p.required]
-    response = client.get(path_of("list_baselines"), headers=JWT)
+    response = client.get(path_of("list_baselines"), headers=SESSION)
     assert response.status_code == 400
     assert all(f"{name}:" in error_message(response) for name in required)
     assert_declared("list_baselines", response)
 
 
 def test_invalid_percent_encoded_utf8_in_query_is_rejected(client) -> None:
-    response = client.get(f"{path_of('list_baselines')}?modelName=%FF%FE", headers=JWT)
+    response = client.get(f"{path_of('list_baselines')}?modelName=%FF%FE", headers=SESSION)
     assert response.status_code == 400
     assert "UTF-8" in error_message(response)
 
@@ -126,7 +122,9 @@ def test_body_that_is_json_but_not_the_schema_is_400(client, body) -> None:
 
 def test_body_schema_violation_names_the_json_path(client) -> None:
     item = {"job_id": DEMO_JOB, "user_id": "u", "epoch": "one", "step": 1, "sample_index": 0, "prompt": "p"}
-    response = client.post(path_of("create_predictions"), json={"job_id": DEMO_JOB, "predictions": [item]}, headers=JWT)
+    response = client.post(
+        path_of("create_predictions"), json={"job_id": DEMO_JOB, "predictions": [item]}, headers=SESSION
+    )
     assert response.status_code == 400
     message = error_message(response)
     assert "body.predictions[0].epoch: must be of type integer" in message
@@ -144,7 +142,7 @@ def test_error_bodies_follow_the_operation_shape(client) -> None:
     assert predict.status_code == 400
     assert predict.json()["error"]["type"] == "invalid_request_error"
     assert_declared("predict", predict)
-    control = client.post(path_of("control_job", jobId=DEMO_JOB), json={}, headers=JWT)
+    control = client.post(path_of("control_job", jobId=DEMO_JOB), json={}, headers=SESSION)
     assert control.status_code == 400
     assert control.json()["success"] is False
     assert "body.action: is required" in control.json()["error"]
@@ -156,21 +154,21 @@ def test_multipart_file_field_sent_as_text_is_rejected(client) -> None:
         path_of("upload_dataset"),
         data={"file": "not a file", "name": "d", "format": "jsonl"},
         files={"attachment": ("a.txt", b"")},  # forces multipart/form-data
-        headers=JWT,
+        headers=SESSION,
     )
     assert response.status_code == 400
     assert error_message(response) == "body.file: must be a file part (with a filename)"
 
 
 def test_multipart_missing_fields_are_named(client) -> None:
-    response = client.post(path_of("upload_dataset"), files={"file": ("a.jsonl", b'{"text": "x"}\n')}, headers=JWT)
+    response = client.post(path_of("upload_dataset"), files={"file": ("a.jsonl", b'{"text": "x"}\n')}, headers=SESSION)
     assert response.status_code == 400
     assert "body.name: is required" in error_message(response)
     assert "body.format: is required" in error_message(response)
 
 
 def test_multipart_without_boundary_is_400(client) -> None:
-    headers = {**JWT, "content-type": "multipart/form-data"}
+    headers = {**SESSION, "content-type": "multipart/form-data"}
     response = client.post(path_of("upload_dataset"), content=b"--x\r\n", headers=headers)
     assert response.status_code == 400
     assert "multipart/form-data" in error_message(response)
@@ -182,7 +180,7 @@ def test_valid_multipart_upload_passes_validation(client) -> None:
         path_of("upload_dataset"),
         files={"file": ("a.jsonl", b'{"messages": [{"role": "user", "content": "hi"}]}\n')},
         data={"name": "tiny", "format": "chatml"},
-        headers=JWT,
+        headers=SESSION,
     )
     assert response.status_code == 200, response.text
 

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ALICE_JWT, ALICE_KEY, BOB_KEY, ROOT, console_script
+from tests.conftest import ALICE_KEY, ALICE_SESSION_TOKEN, BOB_KEY, ROOT, console_script
 from tests.test_load_compare import assert_counts
 
 README = ROOT / "README.md"
@@ -160,7 +160,7 @@ COMMANDS: dict[str, Run] = {
         env={
             "PREVIEW_URL": "{mock}",
             "KEY": ALICE_KEY,
-            "JWT": ALICE_JWT,
+            "JWT": ALICE_SESSION_TOKEN,
             "KEY2": BOB_KEY,
             "FTL_GATE_TIME_SCALE": "0.05",
             **GATE_SHORT,

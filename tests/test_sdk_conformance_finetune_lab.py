@@ -22,7 +22,7 @@ from contracts.sdk.runners import python_command
 from contracts.sdk.target import Demo
 from spec import Contract
 from spec import load as load_spec
-from tests.conftest import ALICE_JWT, ALICE_KEY, DEMO_JOB, DEMO_JOB_TOKEN, MockProcess
+from tests.conftest import ALICE_KEY, ALICE_SESSION_TOKEN, DEMO_JOB, DEMO_JOB_TOKEN, MockProcess
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def manifest(contract: Contract) -> Manifest:
 def run_manifest(mock: MockProcess, contract: Contract, manifest: Manifest, command: str | None = None) -> ManifestRun:
     """Run the manifest (in-process, or through the runner `command` over its stdin and stdout)."""
     httpx.post(f"{mock.admin}/reset", json={}, timeout=10).raise_for_status()
-    demo = Demo(mock.url, ALICE_KEY, ALICE_JWT, DEMO_JOB_TOKEN, DEMO_JOB)
+    demo = Demo(mock.url, ALICE_KEY, ALICE_SESSION_TOKEN, DEMO_JOB_TOKEN, DEMO_JOB)
     admin = MockAdmin(mock.url)
     try:
         return ManifestRunner(contract, manifest, demo, admin, command).run()

@@ -22,7 +22,7 @@ from contracts.sdk.journal_check import (
     undeclared_properties,
 )
 from spec import Contract, load
-from tests.conftest import ALICE_JWT, ALICE_KEY, DEMO_JOB, DEMO_JOB_TOKEN, MockProcess
+from tests.conftest import ALICE_KEY, ALICE_SESSION_TOKEN, DEMO_JOB, DEMO_JOB_TOKEN, MockProcess
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_job_token_where_keys_and_sessions_are_accepted_is_reported(
 
 
 def test_session_token_where_it_is_accepted_passes(mock: MockProcess, admin: MockAdmin, contract: Contract) -> None:
-    headers = {"Authorization": f"Bearer {ALICE_JWT}"}
+    headers = {"Authorization": f"Bearer {ALICE_SESSION_TOKEN}"}
     path = f"/api/training/local/{DEMO_JOB}/control"
     checked = sent(mock, admin, contract, "POST", path, json={"action": "pause"}, headers=headers)
     assert not failures(checked)
@@ -162,12 +162,12 @@ def test_body_members_the_schema_does_not_declare_only_warn(
 
 
 def test_bearer_scheme_is_told_apart_by_the_tokens_the_mock_holds(contract: Contract) -> None:
-    known = KnownCredentials({DEMO_JOB_TOKEN: "jobToken", ALICE_JWT: "sessionJwt"})
+    known = KnownCredentials({DEMO_JOB_TOKEN: "jobToken", ALICE_SESSION_TOKEN: "sessionJwt"})
     entry = JournalEntry.from_json(
         {
             "method": "GET",
             "path": f"/api/training/predictions/{DEMO_JOB}",
-            "headers": {"authorization": f"Bearer {ALICE_JWT[:8]}…"},
+            "headers": {"authorization": f"Bearer {ALICE_SESSION_TOKEN[:8]}…"},
         }
     )
     assert JournalChecker(contract, known).check(entry).findings == ()

@@ -23,7 +23,7 @@ from contracts.sdk.runners import RUNNERS_DIR
 from contracts.sdk.target import Demo
 from spec import Contract
 from spec import load as load_spec
-from tests.conftest import ALICE_JWT, ALICE_KEY, DEMO_JOB, DEMO_JOB_TOKEN, ROOT, MockProcess
+from tests.conftest import ALICE_KEY, ALICE_SESSION_TOKEN, DEMO_JOB, DEMO_JOB_TOKEN, ROOT, MockProcess
 from tests.test_sdk_conformance_cli import gate_sdk
 
 pytestmark = pytest.mark.skipif(
@@ -59,7 +59,7 @@ def admin(shared_mock: MockProcess) -> Iterator[MockAdmin]:
 def run_variant(
     variant: str, mock: MockProcess, admin: MockAdmin, contract: Contract, manifest: Manifest, timeout: float = 30
 ) -> ManifestRun:
-    demo = Demo(mock.url, ALICE_KEY, ALICE_JWT, DEMO_JOB_TOKEN, DEMO_JOB)
+    demo = Demo(mock.url, ALICE_KEY, ALICE_SESSION_TOKEN, DEMO_JOB_TOKEN, DEMO_JOB)
     return ManifestRunner(contract, manifest, demo, admin, runner_for(variant), call_timeout=timeout).run()
 
 

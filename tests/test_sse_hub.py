@@ -19,6 +19,7 @@ from mockserver.settings import DEMO_DATA
 from mockserver.sse import EventFactory, LiveStream, StreamHub
 from mockserver.store import Store
 from mockserver.wire import dumps, text
+from spec import pointers
 
 CONTRACT = spec.load()
 STREAM = CONTRACT.stream
@@ -83,7 +84,7 @@ def test_connected_names_the_job_at_the_subject_pointer() -> None:
     name, data = parse(EventFactory(STREAM).event(STREAM.first_event, JOB))
     assert name == STREAM.first_event
     subject = next(s for s in STREAM.subjects if s["event"] == name)
-    assert data[str(subject["pointer"]).strip("/")] == JOB
+    assert pointers.get(data, str(subject["pointer"])) == JOB
     assert list(data) == list(STREAM.events[name].raw["properties"])
 
 

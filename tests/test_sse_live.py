@@ -26,11 +26,10 @@ from httpx_sse import aconnect_sse, connect_sse
 
 import spec
 from mockserver.settings import DEMO_DATA
-from spec import Schema
+from spec import Schema, pointers
 
 CONTRACT = spec.load()
 STREAM = CONTRACT.stream
-STREAM_PATH = STREAM.operation.path
 UPLOAD = CONTRACT.operation(str(STREAM.trigger["operation_id"]))
 COUNTER = str(STREAM.counter["pointer"])
 FRESH_JOB = "job_sse_fresh"
@@ -40,13 +39,13 @@ READ_TIMEOUT_S = 20.0
 
 
 def stream_url(mock: MockProcess, job_id: str) -> str:
-    return mock.url + STREAM_PATH.replace("{jobId}", job_id)
+    return mock.url + STREAM.operation.path_for(jobId=job_id)
 
 
 def pointer(data: Any, path: str) -> Any:
-    for part in path.strip("/").split("/"):
-        data = data[part]
-    return data
+    found = pointers.get(data, path)
+    assert found is not pointers.MISSING, f"no {path} in {data}"
+    return found
 
 
 def until(condition: Callable[[], bool], timeout: float = READ_TIMEOUT_S) -> None:
@@ -319,8 +318,7 @@ def test_concurrent_uploads_reach_every_subscriber_once_and_in_order(fresh_mock:
     for counts in received:
         assert counts == list(range(1, total + 1))
     rest = httpx.get(
-        fresh_mock.url
-        + CONTRACT.operation(str(STREAM.counter["rest"]["operation_id"])).path.replace("{jobId}", FRESH_JOB),
+        fresh_mock.url + CONTRACT.operation(str(STREAM.counter["rest"]["operation_id"])).path_for(jobId=FRESH_JOB),
         headers=auth(),
         params={"limit": 1},
         timeout=10,
@@ -351,12 +349,11 @@ def test_admin_trigger_inserts_generated_predictions_that_rest_and_stream_agree_
         item = str(STREAM.trigger["item_pointer"])
         streamed = [pointer(d, item) for n, d in messages(body) if n == STREAM.trigger["event"]]
         listed = httpx.get(
-            fresh_mock.url
-            + CONTRACT.operation(str(STREAM.counter["rest"]["operation_id"])).path.replace("{jobId}", FRESH_JOB),
+            fresh_mock.url + CONTRACT.operation(str(STREAM.counter["rest"]["operation_id"])).path_for(jobId=FRESH_JOB),
             headers=auth(),
             timeout=10,
         ).json()
-        assert streamed == listed[str(CONTRACT.operation("get_predictions").pagination["items"]).strip("/")]  # type: ignore[index]
+        assert streamed == pointer(listed, str(CONTRACT.operation("get_predictions").pagination["items"]))  # type: ignore[index]
     finally:
         raw.close()
 

@@ -32,6 +32,7 @@ from test_sse_live import (
 from mockserver.scenarios import Library, PredictionFeed, ScenarioError
 from mockserver.settings import DEMO_DATA
 from mockserver.store import Store
+from spec import pointers
 
 __all__ = ["fresh_mock"]
 
@@ -62,9 +63,9 @@ def heartbeat(end: str = "\n") -> bytes:
 
 
 def listed_rows(mock: MockProcess) -> list[dict[str, Any]]:
-    url = mock.url + LIST_PREDICTIONS.path.replace("{jobId}", FRESH_JOB)
+    url = mock.url + LIST_PREDICTIONS.path_for(jobId=FRESH_JOB)
     body = httpx.get(url, headers=auth(), params={"limit": 1000}, timeout=10).json()
-    return list(body[str(LIST_PREDICTIONS.pagination["items"]).strip("/")])  # type: ignore[index]
+    return list(pointers.get(body, str(LIST_PREDICTIONS.pagination["items"])))  # type: ignore[index]
 
 
 def prediction(row: dict[str, Any], total: int, end: str = "\n") -> bytes:
@@ -346,7 +347,7 @@ def test_generated_predictions_are_the_spec_examples_with_job_owner_epoch_and_in
     assert job is not None
     trigger = CONTRACT.operation(str(STREAM.trigger["operation_id"]))
     media = trigger.request_body.content["application/json"]
-    (example,) = media.example[str(STREAM.trigger["items"]).strip("/")]
+    (example,) = pointers.get(media.example, str(STREAM.trigger["items"]))
     latest = max(row["epoch"] for row in store.predictions.rows(DEMO_JOB))
     stored = PredictionFeed(CONTRACT, store).insert(DEMO_JOB, 3, "next")
     rows = [row for row, _ in stored]

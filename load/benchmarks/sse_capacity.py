@@ -136,18 +136,15 @@ class Target:
         return self.server.url
 
     @property
-    def banner(self) -> list[str]:
-        return self.server.banner
-
-    @property
     def rss(self) -> int:
         """The server's resident memory in bytes."""
         return int(psutil.Process(self.server.pid).memory_info().rss)
 
     def open_streams(self) -> int:
         """Streams the server says are open."""
-        path = "/__mock/health" if self.name == "ftl-mock" else "/health"
-        return int(httpx.get(self.url + path, timeout=10).json()["open_streams"])
+        if self.name == "ftl-mock":
+            return int(self.server.admin_client.health()["open_streams"])
+        return int(httpx.get(self.url + "/health", timeout=10).json()["open_streams"])
 
     def stop(self) -> None:
         """Terminate the server (kill it if it does not stop)."""
@@ -187,19 +184,19 @@ class Uploader:
         self.client = httpx.Client(timeout=30)
         if target.name == "ftl-mock":
             contract = spec.load()
-            values = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in target.banner)}
-            token, _, rest = values["job token"].partition(" ")
-            self.job = rest.strip("()").split()[-1]
-            self.token = token
+            identities = target.server.admin_client.identities(secrets=True)
+            demo = identities.demo
+            assert demo.job_id is not None
+            assert demo.job_token is not None
+            assert demo.api_key is not None
+            self.job, self.token = demo.job_id, demo.job_token
             self.path = contract.operation(str(contract.stream.trigger["operation_id"])).path_for()
-            key = values["api key"]
             listing = contract.operation(str(contract.stream.counter["rest"]["operation_id"]))
             url = target.url + listing.path_for(jobId=self.job)
             self.total = int(
-                self.client.get(url, headers={"X-API-Key": key}, params={"limit": 1}).json()["total_count"]
+                self.client.get(url, headers={"X-API-Key": demo.api_key}, params={"limit": 1}).json()["total_count"]
             )
-            owner = self.client.get(f"{target.url}/__mock/data", timeout=30)
-            self.user = next(j["user_id"] for j in owner.json()["jobs"] if j["id"] == self.job)
+            self.user = next(u.user_id for u in identities.users if any(j.job_id == self.job for j in u.jobs))
         else:
             self.total = int(self.client.get(target.url + "/health").json()["total_count"])
 

@@ -12,15 +12,9 @@ from functools import cache
 from typing import Any, TypeVar
 
 from spec import Operation
+from spec.pointers import schema_at
 
 T = TypeVar("T")
-
-
-def _node(schema: Any, pointer: str) -> Mapping[str, Any]:
-    node: Mapping[str, Any] = schema if isinstance(schema, Mapping) else {}
-    for part in (p for p in pointer.strip("/").split("/") if p):
-        node = (node.get("items") if part == "items" else _properties(node).get(part)) or {}
-    return node
 
 
 def _properties(schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -32,29 +26,29 @@ def _properties(schema: Mapping[str, Any]) -> dict[str, Any]:
 
 @cache
 def response_keys(op: Operation, pointer: str = "", status: int | None = None) -> tuple[str, ...]:
-    """Property names of the (success) response schema at `pointer` (`jobs/items`), in spec order."""
+    """Property names of the (success) response schema at a data pointer (`/jobs/*`), in spec order."""
     response = op.response(status) if status is not None else op.success
     media = response.media() if response is not None else None
     raw = media.schema.raw if media is not None and media.schema is not None else {}
-    return tuple(_properties(_node(raw, pointer)))
+    return tuple(_properties(schema_at(raw, pointer)))
 
 
 @cache
 def request_keys(op: Operation, pointer: str = "") -> tuple[str, ...]:
-    """Property names of the JSON request body schema at `pointer`, in spec order."""
+    """Property names of the JSON request body schema at a data pointer (`/config`), in spec order."""
     body = op.request_body
     media = body.content.get("application/json") if body is not None else None
     raw = media.schema.raw if media is not None and media.schema is not None else {}
-    return tuple(_properties(_node(raw, pointer)))
+    return tuple(_properties(schema_at(raw, pointer)))
 
 
 @cache
 def request_default(op: Operation, pointer: str) -> Any:
-    """The `default` the JSON request body schema declares at `pointer` (`config/prompt_limit`)."""
+    """The `default` the JSON request body schema declares at a data pointer (`/config/prompt_limit`)."""
     body = op.request_body
     media = body.content.get("application/json") if body is not None else None
     raw = media.schema.raw if media is not None and media.schema is not None else {}
-    return _node(raw, pointer).get("default")
+    return schema_at(raw, pointer).get("default")
 
 
 def project(row: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
@@ -100,12 +94,3 @@ def round_to(value: float, digits: int = 2) -> float:
 def now_ms() -> int:
     """The current time in epoch milliseconds (`Date.now()`)."""
     return int(time.time() * 1000)
-
-
-def nested(mapping: Any, *path: str) -> Any:
-    """`mapping[a][b]…`, or None when any step is missing or not a mapping."""
-    for key in path:
-        if not isinstance(mapping, Mapping):
-            return None
-        mapping = mapping.get(key)
-    return mapping

@@ -17,11 +17,11 @@ from mockserver.context import Context, Handler
 from mockserver.resources._shapes import request_default, round_to
 from mockserver.store.table import Row
 from mockserver.wire import iso, utc_now
+from spec.pointers import join
 
 MIN_WAVE_MS = 200
 RESPONSE_CHARS = 500
 CANCELLABLE = ("running", "pending")
-KEY_SCHEMES = ("apiKey", "workspaceApiKey", "bearerApiKey")
 RUN_NOT_FOUND = "Test run not found"
 
 
@@ -43,14 +43,14 @@ def _prompts(ctx: Context, config: Mapping[str, Any]) -> list[str] | Response:
 def _setting(ctx: Context, config: Mapping[str, Any], name: str) -> int:
     """A run setting from the config, else the default the spec declares for it."""
     value = config.get(name)
-    return int(value if value is not None else request_default(ctx.op, f"config/{name}"))
+    return int(value if value is not None else request_default(ctx.op, join("config", name)))
 
 
 def run_batch_test(ctx: Context) -> Response:
     """Start a run over the source's prompts (up to `prompt_limit`); it proceeds in the background."""
     config = ctx.body["config"]
     judge = config.get("judge_config")
-    if isinstance(judge, Mapping) and judge.get("enabled") and ctx.principal.scheme in KEY_SCHEMES:
+    if isinstance(judge, Mapping) and judge.get("enabled") and ctx.principal.credential == "api_key":
         return ctx.error(
             400, "judge_config requires session auth (Bearer token). Disable judge_config or use a session token."
         )

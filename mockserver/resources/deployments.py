@@ -17,9 +17,10 @@ from typing import Any
 from starlette.responses import Response
 
 from mockserver.context import Context, Handler
-from mockserver.resources._shapes import const_headers, example_body, nested, now_ms, request_default, round_to
+from mockserver.resources._shapes import const_headers, example_body, now_ms, request_default, round_to
 from mockserver.store.table import Row
 from mockserver.wire import instant, iso, utc_now
+from spec import pointers
 
 Timeline = tuple[tuple[str, int | None], ...]
 # Each provider's statuses with how long (ms, before --time-scale) a new deployment stays in each.
@@ -129,7 +130,7 @@ def _config(ctx: Context) -> Row | None:
 
 
 def _training(config: Row) -> Mapping[str, Any]:
-    training = nested(config, "config_json", "training")
+    training = pointers.get(config, "/config_json/training", None)
     return training if isinstance(training, Mapping) else {}
 
 
@@ -190,7 +191,7 @@ def create_runpod_deployment(ctx: Context) -> Response:
         job_id,
         str(ctx.principal.user_id),
         {
-            "model_name": nested(config, "config_json", "model", "name"),
+            "model_name": pointers.get(config, "/config_json/model/name", None),
             "status": "pending",
             "config": {**config["config_json"], "job_id": job_id},
             "total_epochs": epochs,
@@ -369,8 +370,8 @@ def create_google_colab_deployment(ctx: Context) -> Response:
     body = ctx.body
     key = _unique(ctx, f"colab-{now_ms()}-{secrets.token_hex(3)}")
     notebook_id = secrets.token_urlsafe(24)
-    tier = body.get("gpu_tier") or request_default(ctx.op, "gpu_tier")
-    runtime = body.get("runtime_type") or request_default(ctx.op, "runtime_type")
+    tier = body.get("gpu_tier") or request_default(ctx.op, "/gpu_tier")
+    runtime = body.get("runtime_type") or request_default(ctx.op, "/runtime_type")
     record = begin(
         ctx,
         "google-colab",

@@ -15,9 +15,10 @@ from typing import Any
 from starlette.responses import Response
 
 from mockserver.context import Context, Handler
-from mockserver.resources._shapes import js_round, nested, page, project, request_keys, response_keys
+from mockserver.resources._shapes import js_round, page, project, request_keys, response_keys
 from mockserver.store.table import Row
 from mockserver.wire import instant, utc_now
+from spec import pointers
 
 JOBS_LIST_CAP = 50  # env TRAINING_JOBS_LIST_LIMIT on the platform
 TERMINAL = ("completed", "failed", "cancelled")
@@ -39,7 +40,7 @@ LATEST_METRIC_FIELDS = (
 
 def list_jobs(ctx: Context) -> Response:
     """The caller's newest jobs up to the fixed cap; `limit` and `offset` are ignored like the platform does."""
-    keys = response_keys(ctx.op, "jobs/items")
+    keys = response_keys(ctx.op, "/jobs/*")
     jobs = [project(row, keys) for row in ctx.state.store.jobs.newest(ctx.principal.user_id)[:JOBS_LIST_CAP]]
     return ctx.json({"success": True, "count": len(jobs), "jobs": jobs})
 
@@ -48,7 +49,7 @@ def list_local_jobs(ctx: Context) -> Response:
     """A page of the caller's jobs, newest first, optionally of one status."""
     rows = ctx.state.store.jobs.newest(ctx.principal.user_id, ctx.query.get("status"))
     limit, offset = ctx.query["limit"], ctx.query["offset"]
-    keys = response_keys(ctx.op, "jobs/items")
+    keys = response_keys(ctx.op, "/jobs/*")
     jobs = [project(row, keys) for row in page(rows, limit, offset)]
     return ctx.json({"jobs": jobs, "total": len(rows), "limit": limit, "offset": offset})
 
@@ -104,10 +105,10 @@ def _config(job: Row) -> Mapping[str, Any]:
 
 def _names(job: Row) -> dict[str, Any]:
     config = _config(job)
-    model_name = job.get("model_name") or nested(config, "model", "name")
+    model_name = job.get("model_name") or pointers.get(config, "/model/name", None)
     names: dict[str, Any] = {
         "model_name": job.get("model_name"),
-        "model_display_name": nested(config, "model", "display_name")
+        "model_display_name": pointers.get(config, "/model/display_name", None)
         or (model_name.rsplit("/", 1)[-1] if isinstance(model_name, str) else None),
         "job_name": config.get("job_name") or config.get("name") or model_name or job["id"],
     }

@@ -127,7 +127,7 @@ def list_local_metrics(ctx: Context) -> Response:
     rows = ctx.state.store.metrics.of_job(job_id)
     limit, offset = ctx.query["limit"], ctx.query["offset"]
     hidden = ("id", "job_id")
-    keys = [key for key in response_keys(ctx.op, "metrics/items") if key not in hidden]
+    keys = [key for key in response_keys(ctx.op, "/metrics/*") if key not in hidden]
     metrics = [{key: row[key] for key in keys if key in row} for row in page(rows, limit, offset)]
     return ctx.json({"job_id": job_id, "metrics": metrics, "total": len(rows), "limit": limit, "offset": offset})
 

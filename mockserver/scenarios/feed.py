@@ -8,28 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 
 from mockserver.samples import sample
 from mockserver.scenarios.model import ScenarioError
 from mockserver.store import Store
 from mockserver.store.predictions import EPOCH, SAMPLE_INDEX
 from mockserver.store.table import OWNER, Row
-from spec import Contract, Schema
-
-
-def _at(document: Any, pointer: str) -> Any:
-    node = document
-    for part in (p for p in pointer.strip("/").split("/") if p):
-        node = node.get(part) if isinstance(node, Mapping) else None
-    return node
-
-
-def _items_schema(schema: Mapping[str, Any], pointer: str) -> dict[str, Any]:
-    node: Mapping[str, Any] = schema
-    for part in (p for p in pointer.strip("/").split("/") if p):
-        node = (node.get("properties") or {}).get(part) or {}
-    return dict(node.get("items") or {})
+from spec import Contract, Schema, pointers
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,23 +35,18 @@ class Upload:
         if media is None or media.schema is None:
             raise ScenarioError(f"the stream trigger {op.operation_id} has no JSON request body in the spec")
         items = str(trigger["items"])
-        schema = _items_schema(media.schema.raw, items)
+        schema = dict(pointers.schema_at(media.schema.raw, items + "/*"))
         properties = schema.get("properties") or {}
         named = (media.raw.get("examples") or {}).values()
         documents = [media.example, *(e.get("value") for e in named if isinstance(e, Mapping))]
-        found = [item for doc in documents for item in (_at(doc, items) or ()) if isinstance(item, Mapping)]
+        listed = (pointers.get(doc, items, None) or () for doc in documents)
+        found = [item for found_items in listed for item in found_items if isinstance(item, Mapping)]
         template = sample(schema)
         examples = [{**template, **{k: v for k, v in item.items() if k in properties}} for item in found]
-        item_pointer = str(trigger.get("item_pointer", ""))
-        # The item's subject column is the stream subject's pointer below the trigger item's pointer.
-        subject = next(
-            (
-                str(s["pointer"])[len(item_pointer) + 1 :]
-                for s in stream.subjects
-                if s["event"] == trigger["event"] and str(s["pointer"]).startswith(item_pointer + "/")
-            ),
-            "job_id",
-        )
+        item = pointers.parse(str(trigger.get("item_pointer", "")))
+        # The item's subject column is the stream subject's pointer one key below the trigger item's pointer.
+        below = (pointers.parse(str(s["pointer"])) for s in stream.subjects if s["event"] == trigger["event"])
+        subject = next((keys[-1] for keys in below if len(keys) == len(item) + 1 and keys[:-1] == item), "job_id")
         return cls(Schema(schema), tuple(examples or [template]), subject)
 
 

@@ -9,6 +9,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from spec.pointers import join
+
 
 class ScenarioError(ValueError):
     """A scenario that cannot be loaded, bound or played; the message names the file, the step and the rule."""
@@ -54,4 +56,4 @@ def walk(steps: Sequence[Step]) -> Iterator[Step]:
 
 def pointers(data: Mapping[str, Any]) -> dict[str, Any]:
     """Top-level keys of given data as JSON pointers to lay over generated data."""
-    return {"/" + key.replace("~", "~0").replace("/", "~1"): value for key, value in data.items()}
+    return {join(key): value for key, value in data.items()}

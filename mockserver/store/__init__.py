@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 import spec
-from mockserver.store.accounts import Accounts
+from mockserver.store.accounts import Accounts, ApiKey
 from mockserver.store.baselines import Baselines
 from mockserver.store.batch_tests import BatchTests, TestSuites
 from mockserver.store.configs import Configs
@@ -23,7 +23,7 @@ from mockserver.store.deployments import Deployments
 from mockserver.store.jobs import Jobs
 from mockserver.store.metrics import Metrics
 from mockserver.store.predictions import PredictionListener, Predictions
-from mockserver.store.table import StoreError, columns, component, nullable_columns
+from mockserver.store.table import OWNER, Row, StoreError, columns, component, nullable_columns
 from mockserver.store.traces import Traces
 from mockserver.wire import MAX_DEPTH, depth
 
@@ -62,7 +62,7 @@ class Store:
         _check_depth(seed)
         self._seed = copy.deepcopy(dict(seed))
         schema = {name: component(contract, name) for name in _ROW_SCHEMAS}
-        self.accounts = Accounts()
+        self.accounts = Accounts(next(iter(contract.schemes.carrying("api_key")), None))
         self.jobs = Jobs(columns(schema["Job"]), schema["Job"])
         self.predictions = Predictions(columns(schema["Prediction"]), schema["Prediction"])
         self.metrics = Metrics(columns(schema["MetricPoint"]), schema["MetricPoint"])
@@ -119,7 +119,7 @@ class Store:
         self._check_keys(data)
         users, keys = data.get("users", []), data.get("api_keys", [])
         try:
-            Accounts().load(users, keys)
+            Accounts(self.accounts.key_scheme).load(users, keys)
         except (KeyError, TypeError, ValueError) as exc:
             raise StoreError(f"users/api_keys: {exc}") from None
         jobs = self.jobs.check(data.get("jobs", []))
@@ -145,6 +145,48 @@ class Store:
         self.metrics.load(*metrics)
         for table, rows in tables:
             table.load(rows)
+
+    def identities(self) -> dict[str, Any]:
+        """Every user with the credentials they hold, and the demo credentials (those the banner prints).
+
+        Each user's own `api_key`, `session_token`, `job_id` and `job_token` are picked as the demo ones are from
+        all users: an active all-scope key (else any active key), the first session token, the token of a
+        running job (else of any job with a token). Secrets in full: the admin API shortens them.
+        """
+        keys = list(self.accounts.keys.values())
+        jobs = sorted(
+            (r for r in self.jobs.rows.values() if r.get("job_token")), key=lambda r: r.get("status") != "running"
+        )
+        users = []
+        for user_id, user in self.accounts.users.items():
+            own_keys = [k for k in keys if k.user_id == user_id]
+            own_jobs = [r for r in jobs if r.get(OWNER) == user_id]
+            users.append(
+                {
+                    "user_id": user_id,
+                    **_picked(own_keys, self.accounts.sessions_of(user_id), own_jobs),
+                    "email": user.get("email"),
+                    "name": user.get("name"),
+                    "api_keys": [
+                        {"key": k.key, "name": k.name, "scopes": sorted(k.scopes), "active": k.active} for k in own_keys
+                    ],
+                    "session_tokens": self.accounts.sessions_of(user_id),
+                    "jobs": [
+                        {"job_id": r["id"], "job_token": r["job_token"], "status": r.get("status")} for r in own_jobs
+                    ],
+                }
+            )
+        demo = _picked(keys, list(self.accounts.sessions), jobs)
+        return {"demo": {"user_id": self._owner(demo), **demo}, "users": users}
+
+    def _owner(self, picked: Mapping[str, Any]) -> str | None:
+        """Whose picked credentials these are: the key's owner, else the session's, else the job's."""
+        key = self.accounts.api_key(picked["api_key"]) if picked["api_key"] else None
+        if key is not None:
+            return key.user_id
+        session = self.accounts.session_user(picked["session_token"]) if picked["session_token"] else None
+        job = self.jobs.get(picked["job_id"]) if picked["job_id"] else None
+        return session or (str(job[OWNER]) if job and job.get(OWNER) else None)
 
     def dump(self) -> dict[str, Any]:
         """All state as plain data, loadable by `load`."""
@@ -189,3 +231,18 @@ def _check_depth(data: Mapping[str, Any]) -> None:
 
 # The spec's schema of each table's row: seed rows are checked against it, columns come from it.
 _ROW_SCHEMAS = ("Job", "Prediction", "MetricPoint", "TrainingConfig", "Dataset", "Baseline", "AnalyticsTraceRow")
+
+
+def _picked(keys: list[ApiKey], sessions: list[str], jobs: list[Row]) -> dict[str, Any]:
+    """The credentials a caller is given: an all-scope key (else any active one), a session token and a job token
+    (`jobs` come running ones first)."""
+    active = [k for k in keys if k.active]
+    key = next((k for k in active if k.all_scopes), active[0] if active else None)
+    session = sessions[0] if sessions else None
+    job = jobs[0] if jobs else None
+    return {
+        "api_key": key.key if key else None,
+        "session_token": session,
+        "job_id": str(job["id"]) if job else None,
+        "job_token": str(job["job_token"]) if job else None,
+    }

@@ -1,16 +1,18 @@
 """Users, their session tokens and their API keys.
 
-Looked up by the auth module; API keys carry scopes and an active flag, sessions map to users.
+Looked up by the auth module; API keys carry scopes and an active flag, sessions map to users. A stored key
+must have the form the contract's API key scheme asks for (`x-key-pattern`).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-API_KEY_FORMAT = re.compile(r"wak_[A-Za-z0-9]{32}")
+from spec import SecurityScheme
+
+ALL_SCOPES = "all"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,15 +25,21 @@ class ApiKey:
     active: bool = True
     name: str = ""
 
+    @property
+    def all_scopes(self) -> bool:
+        """True for a key with the scope `all`, which grants every scope."""
+        return ALL_SCOPES in self.scopes
+
     def has_scope(self, scope: str) -> bool:
         """True when the key grants `scope` (`all` grants every scope)."""
-        return "all" in self.scopes or scope in self.scopes
+        return self.all_scopes or scope in self.scopes
 
 
 class Accounts:
     """Users, sessions and API keys."""
 
-    def __init__(self) -> None:
+    def __init__(self, key_scheme: SecurityScheme | None = None) -> None:
+        self.key_scheme = key_scheme
         self.users: dict[str, dict[str, Any]] = {}
         self.sessions: dict[str, str] = {}
         self.keys: dict[str, ApiKey] = {}
@@ -46,12 +54,15 @@ class Accounts:
             key = ApiKey(
                 key=str(row["key"]),
                 user_id=str(row["user_id"]),
-                scopes=frozenset(scopes if scopes is not None else ["all"]),
+                scopes=frozenset(scopes if scopes is not None else [ALL_SCOPES]),
                 active=bool(row.get("active", True)),
                 name=str(row.get("name", "")),
             )
-            if not API_KEY_FORMAT.fullmatch(key.key):
-                raise ValueError(f"api_keys: {key.key[:8]}… is not wak_ followed by 32 base62 characters")
+            scheme = self.key_scheme
+            if scheme is not None and not scheme.fits(key.key):
+                pattern = scheme.key_pattern.pattern if scheme.key_pattern else ""
+                shown = scheme.redaction.apply(key.key)
+                raise ValueError(f"api_keys: {shown} does not have the form of an API key ({pattern})")
             if key.user_id not in self.users:
                 raise ValueError(f"api_keys: key {key.name or key.key[:8]} names unknown user {key.user_id}")
             self.keys[key.key] = key
@@ -63,6 +74,10 @@ class Accounts:
             for k in self.keys.values()
         ]
         return [dict(u) for u in self.users.values()], keys
+
+    def sessions_of(self, user_id: str) -> list[str]:
+        """A user's session tokens, in seed order."""
+        return [str(token) for token in self.users.get(user_id, {}).get("sessions", [])]
 
     def api_key(self, value: str) -> ApiKey | None:
         """The active key with this exact value."""

@@ -10,6 +10,7 @@ import gzip
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mockserver.admin_routes import route
 from mockserver.store.table import Row, StoreError, Table, newest_first
 from mockserver.wire import text
 
@@ -68,7 +69,7 @@ class Datasets(Table):
 
 def download_path(dataset_id: str) -> str:
     """The path of a dataset file's signed download URL on the mock (served by the admin API, signed over)."""
-    return f"/__mock/storage/{dataset_id}"
+    return route("download").path_for(datasetId=dataset_id)
 
 
 def gzipped(lines: Sequence[str]) -> bytes:
