@@ -24,6 +24,7 @@ from mockserver.process import MockProcess
 from spec import Contract
 
 CREATE_JOB = "create_job"
+DESIGN_ENV = "FTL_MOCK_DESIGN"
 
 
 @dataclass
@@ -91,13 +92,14 @@ class Target:
             self.mock.stop()
 
 
-def start_mock(time_scale: float, log_path: Path) -> Target:
-    """Start `python -m mockserver --port 0 --time-scale S`; its credentials come through its admin API."""
+def start_mock(time_scale: float, log_path: Path, design: str | None = None) -> Target:
+    """Start `python -m mockserver --port 0 --time-scale S [--design D]`; its credentials come through its admin API."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     pythonpath = os.pathsep.join(filter(None, [str(process.ROOT), os.environ.get("PYTHONPATH")]))
+    designed = ("--design", design) if design else ()
     try:
         # Its output after the banner goes to a log file; the launcher keeps reading, so the pipe never fills.
-        mock = process.start("--time-scale", repr(time_scale), env={"PYTHONPATH": pythonpath}, log=log_path)
+        mock = process.start("--time-scale", repr(time_scale), *designed, env={"PYTHONPATH": pythonpath}, log=log_path)
     except process.LaunchError as exc:
         raise LoadError(str(exc)) from None
     try:
