@@ -235,3 +235,11 @@ def test_the_polling_tab_sees_a_row_at_the_first_poll_after_its_upload() -> None
     tab_of("polling", page, workload).play(START)
     # Uploads at 30 s and 90 s of simulated time (mid-interval); polls every 30 s see them at 60 s and 120 s.
     assert page.delays == [30.0, 30.0]
+
+
+def test_the_tabs_of_a_job_poll_at_different_phases() -> None:
+    workload = Workload(jobs=1, tabs=2, poll_interval_s=30, duration_s=120, time_scale=0.5)
+    page = RecordingPage()
+    tab_of("polling", page, workload, tab=1).play(START)
+    ticks = [at for step, at in page.did if step == "sleep_until"]
+    assert ticks == [round(START + (k - 0.618034) * 15, 6) for k in range(1, 5)]

@@ -9,12 +9,17 @@ from load.tab import Tab
 from load.workload import Workload
 from spec import pointers
 
+GOLDEN = 0.6180339887498949
+"""Spreads the tabs' poll phases evenly over the interval, as tabs opened at different moments are."""
+
 
 class Polling(Tab):
     """Mounts the chart, then refetches the trends every poll interval until the schedule ends.
 
     A poll shows every prediction stored before it: its trends count them (`chart.VISIBLE_ROWS`). Each new one's
     delay runs from its upload (the worker's schedule) to the poll's answer, the wait for the poll at full length.
+    Tab number n polls `n x 0.618` of an interval early (modulo one), so the tabs' polls do not all fall on the
+    same instants as the worker's uploads; the first tab's phase is 0.
     """
 
     name = "polling"
@@ -24,8 +29,9 @@ class Polling(Tab):
 
     def play(self, start_at: float) -> None:
         shown = 0
+        phase = (self.slot.index * GOLDEN) % 1.0
         for k in range(1, self.workload.polls_per_tab + 1):
-            tick = self.workload.wall(start_at, k * self.workload.poll_interval_s)
+            tick = self.workload.wall(start_at, (k - phase) * self.workload.poll_interval_s)
             self.page.sleep_until(tick)
             body = self.page.fetch(chart.POLL)
             shown = self.show_new(start_at, tick, visible_rows(body), shown)
