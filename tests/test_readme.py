@@ -150,6 +150,16 @@ COMMANDS: dict[str, Run] = {
     'curl -s -H "X-API-Key: wak_j6S4qYhLagyZf5dM0YG2x1AqBunB27b4" http://127.0.0.1:8765/api/training/jobs': Run(
         replace={"http://127.0.0.1:8765": "{server}"}, says=('"jobs"',)
     ),
+    # --- designs ----------------------------------------------------------------------------------------
+    "ftl-spec --design sse-push": Run(
+        says=("design sse-push (", "  push: connected, prediction carry get_prediction_trends's answer at /trends")
+    ),
+    "ftl-mock --design sse-batched-2s": Run(
+        env={"FTL_MOCK_PORT": "{port}"}, server=True, says=("with design sse-batched-2s (63 operations)",)
+    ),
+    "ftl-gate --design sse-push --include predictions": Run(
+        env=GATE_SHORT, says=("design sse-push) · seed", "ftl-gate: passed:")
+    ),
     # --- ftl-gate ---------------------------------------------------------------------------------------
     "ftl-gate                                                   # the whole contract against the embedded mock": Run(
         env=GATE_SHORT, says=("ftl-gate: passed:",)
@@ -222,6 +232,21 @@ COMMANDS: dict[str, Run] = {
         env={"FTL_LOAD_HOLD": "5s"},  # each step holds its streams 5 s instead of 20 s
         outputs=("reports/capacity-*/capacity.json", "reports/capacity-*/step-00800.html"),
         says=("| 800 | 800 | 800 / 800 |",),
+        slow=True,
+    ),
+    "ftl-load compare --designs all                     "
+    "# every design of the note's Phase 4 side by side, each against its own mock": Run(
+        env=LOAD_SHORT,
+        outputs=("reports/load-*/compare.json", "reports/load-*/compare.png", "reports/load-*/sse-push.html"),
+        says=("| figure | polling | SSE | SSE push | SSE batched 2 s | SSE epoch filter | SSE gzip |",),
+        slow=True,
+    ),
+    "ftl-load compare --designs polling,sse,sse-push --rates 0.25,1,2,4 --jobs 10   "
+    "# by prediction rate: where each design breaks even": Run(
+        # Four simulated minutes (one upload at the lowest rate) at 1/960: a quarter of a second per run.
+        env={"FTL_LOAD_DURATION": "4m", "FTL_LOAD_TIME_SCALE": "1/960"},
+        outputs=("reports/load-*/compare.png", "reports/load-*/sse-push-r4.html"),
+        says=("| live-update requests per job-hour | 0.25/min | 1/min | 2/min | 4/min | costs less than polling |",),
         slow=True,
     ),
     "python -m load compare --help                      # every flag, its default and its FTL_LOAD_* variable": Run(
