@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Any
 
 from mockserver.inspector.views import entry_view, stream_view
@@ -122,13 +122,13 @@ class Feed:
         self.tick_s = tick_s
         self.watchers = 0
 
-    def open(self) -> AsyncIterator[bytes]:
+    def open(self) -> AsyncGenerator[bytes, None]:
         """A new page's stream of events; FeedBusy when `MAX_WATCHERS` pages watch already."""
         if self.watchers >= MAX_WATCHERS:
             raise FeedBusy(f"{MAX_WATCHERS} pages watch this mock already; close one")
         return self._events(View(self.state, self.metrics))
 
-    async def _events(self, view: View) -> AsyncIterator[bytes]:
+    async def _events(self, view: View) -> AsyncGenerator[bytes, None]:
         self.watchers += 1
         try:
             yield frame("hello", dumps(view.hello()))

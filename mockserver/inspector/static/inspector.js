@@ -314,12 +314,12 @@ function renderMetrics(data) {
 
 function describeFault(fault) {
   const parts = [];
-  if (fault.error_status !== undefined) {
+  if (fault.error_status != null) {
     const p = fault.error_probability ?? 1;
     parts.push(`HTTP ${fault.error_status}` + (p < 1 ? ` (p=${p})` : ""));
   }
   if (fault.latency_ms) parts.push(`+${fault.latency_ms} ms`);
-  if (fault.drop_connection) parts.push(fault.drop_connection === true ? "drop" : `drop (p=${fault.drop_connection})`);
+  if (fault.drop_connection) parts.push(fault.drop_connection >= 1 ? "drop" : `drop (p=${fault.drop_connection})`);
   return parts.join(", ") || "none";
 }
 
