@@ -298,7 +298,7 @@ function renderStreams(data) {
 
 function renderMetrics(data) {
   const figures = [
-    ["requests", data.requests],
+    ["requests answered", data.requests],
     ["2xx / 4xx / 5xx", `${data.by_class["2xx"]} / ${data.by_class["4xx"]} / ${data.by_class["5xx"]}`],
     ["validation failed", data.validation_failed],
     ["mean latency", data.mean_latency_ms === null ? "–" : `${data.mean_latency_ms} ms`],
@@ -334,6 +334,8 @@ function renderFaults() {
     ),
   );
   $("faults").tBodies[0].replaceChildren(...rows);
+  $("faults").hidden = rows.length === 0;
+  $("faults-empty").hidden = rows.length > 0;
 }
 
 async function removeFault(operation) {
@@ -344,6 +346,8 @@ async function removeFault(operation) {
 
 function renderBindings(data) {
   $("default-scenario").textContent = data.default ? `default: ${data.default}` : "";
+  $("bindings-empty").hidden = Object.keys(data.bindings).length > 0;
+  $("bindings-empty").textContent = data.default ? `No binding: every stream plays ${data.default}.` : "No binding: every stream is live.";
   fillOptions($("bind-scenario"), data.scenarios.map((name) => [name, name]));
   $("bindings").replaceChildren(
     ...Object.entries(data.bindings).map(([job, scenario]) =>
