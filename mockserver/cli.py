@@ -30,6 +30,7 @@ PROG = "ftl-mock"
 ENV_PREFIX = "FTL_MOCK_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 GRACEFUL_SHUTDOWN_S = 5
+BACKLOG = 2048  # uvicorn's own default
 MIN_TOKEN_LENGTH = 16
 TOKEN_HINT = "python3 -c 'import secrets; print(secrets.token_urlsafe())'"  # noqa: S105 (a command)
 
@@ -155,6 +156,8 @@ def bind(host: str, port: int) -> socket.socket:
         sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
+        # Listen now: the banner that follows says the URL is ready, before uvicorn has started.
+        sock.listen(BACKLOG)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     sock.set_inheritable(True)
