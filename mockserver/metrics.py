@@ -6,7 +6,7 @@ A custom collector reads the plain counters of `mockserver.counters` at scrape t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from prometheus_client import ProcessCollector
@@ -26,6 +26,13 @@ def _status(status: int | None) -> str:
 
 def _histogram(name: str, doc: str, labels: list[str]) -> HistogramMetricFamily:
     return HistogramMetricFamily(f"{PREFIX}_{name}", doc, labels=labels)
+
+
+def _per_job(name: str, doc: str, counts: Mapping[str, int]) -> CounterMetricFamily:
+    family = CounterMetricFamily(f"{PREFIX}_{name}", doc, labels=["job_id"])
+    for job, count in sorted(counts.items()):
+        family.add_metric([job], count)
+    return family
 
 
 def _add(family: HistogramMetricFamily, labels: list[str], histogram: Histogram) -> None:
@@ -78,20 +85,14 @@ class MockCollector(Collector):
         hub = self.state.streams
         counters = hub.counters
         yield GaugeMetricFamily(f"{PREFIX}_open_streams", "Prediction streams open now.", value=hub.open_streams)
-        connections = CounterMetricFamily(
-            f"{PREFIX}_stream_connections",
-            "Prediction streams opened, by job (past 1000 jobs: _other).",
-            labels=["job_id"],
+        connections = _per_job(
+            "stream_connections", "Prediction streams opened, by job (past 1000 jobs: _other).", counters.connections
         )
-        for job, count in sorted(counters.connections.items()):
-            connections.add_metric([job], count)
-        reconnections = CounterMetricFamily(
-            f"{PREFIX}_stream_reconnections",
+        reconnections = _per_job(
+            "stream_reconnections",
             "Prediction streams opened by a client address that had a stream of the same job before, by job.",
-            labels=["job_id"],
+            counters.reconnections,
         )
-        for job, count in sorted(counters.reconnections.items()):
-            reconnections.add_metric([job], count)
         ratio = GaugeMetricFamily(
             f"{PREFIX}_stream_reconnection_ratio",
             "Reconnections per stream connection since start (the per-second rate: rate() of the reconnections).",

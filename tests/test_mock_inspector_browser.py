@@ -7,7 +7,6 @@ README's `docs/inspector.png` is one of them.
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,21 +17,14 @@ import pytest
 
 from mockserver.process import MockProcess
 from tests.conftest import ALICE_KEY, DEMO_JOB, ROOT, path_of
+from tests.test_mock_cors import CHROMIUM, CHROMIUM_FLAGS
 from tests.test_mock_hostile import wait_until
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[test]')")
 expect = sync_api.expect
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# The flags tests/test_mock_cors.py starts chromium with, less those Playwright sets itself.
+ARGS = [flag for flag in CHROMIUM_FLAGS if not flag.startswith(("--headless", "--remote-debugging-port"))]
 SHOTS = ROOT / "reports" / "inspector"
 KEY = {"X-API-Key": ALICE_KEY}
 TOKEN = "inspector-browser-token-0123"

@@ -14,13 +14,14 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import MutableMapping
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from mockserver.app import create_app
 from mockserver.settings import Settings
@@ -28,7 +29,6 @@ from mockserver.settings import Settings
 PATH = "/api/training/predictions/job_demo_001"
 QUERY = b"limit=10"
 KEY = b"wak_j6S4qYhLagyZf5dM0YG2x1AqBunB27b4"
-App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
 def scope() -> dict[str, Any]:
@@ -50,7 +50,7 @@ def scope() -> dict[str, Any]:
     }
 
 
-async def receive() -> dict[str, Any]:
+async def receive() -> MutableMapping[str, Any]:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
@@ -61,7 +61,7 @@ class Sink:
         self.status = 0
         self.body = b""
 
-    async def __call__(self, message: dict[str, Any]) -> None:
+    async def __call__(self, message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
             self.body = b""
@@ -69,7 +69,7 @@ class Sink:
             self.body += message.get("body", b"")
 
 
-def bare_app(body: bytes) -> App:
+def bare_app(body: bytes) -> ASGIApp:
     """Starlette answering the same bytes on the same path."""
 
     async def predictions(request: Request) -> Response:
@@ -78,7 +78,7 @@ def bare_app(body: bytes) -> App:
     return Starlette(routes=[Route("/api/training/predictions/{jobId}", predictions)])
 
 
-async def per_request_us(app: App, requests: int) -> float:
+async def per_request_us(app: ASGIApp, requests: int) -> float:
     """Mean microseconds per call of `app` over `requests` calls."""
     sink = Sink()
     started = time.perf_counter_ns()
