@@ -263,7 +263,11 @@ def test_every_listed_admin_route_answers(client) -> None:
     dataset = client.get("/__mock/data").json()["datasets"][0]["id"]
     for endpoint in endpoints:
         method, template = endpoint.split(" ")
-        url = template.format(jobId=DEMO_JOB, datasetId=dataset)
+        url = template.format(jobId=DEMO_JOB, datasetId=dataset, asset="inspector.js")
+        if endpoint == "GET /__mock/events":  # the inspector's feed never ends: its first event is the answer
+            with client.stream(method, url) as feed:
+                assert feed.status_code == 200 and next(feed.iter_lines()) == "event: hello", endpoint
+            continue
         response = client.request(method, url, **ADMIN_CALLS.get(endpoint, {}))
         assert response.status_code < 400 or endpoint.endswith("{datasetId}"), (endpoint, response.text)
         assert response.status_code not in (404, 405), (endpoint, response.text)
