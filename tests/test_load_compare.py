@@ -115,7 +115,7 @@ def assert_phase_5(polling: dict[str, Any], sse: dict[str, Any], sse_summary: di
     assert sent["connected"] == received["connected"] == JOBS * TABS
     assert sent["prediction"] == received["prediction"]
     assert sent["heartbeat"] >= received.get("heartbeat", 0)
-    assert sse["events_per_s"] == pytest.approx(sum(sent.values()) / sse_summary["wall_s"])
+    assert sse["events_per_s"] == pytest.approx(sum(sent.values()) / sse_summary["wall_s"], rel=1e-3)  # JSON rounds
 
 
 @pytest.mark.slow
