@@ -144,11 +144,19 @@ COMMANDS: dict[str, Run] = {
     "ftl-mock": Run(
         env={"FTL_MOCK_PORT": "{port}"},
         server=True,
-        then=('curl -s -H "X-API-Key: wak_j6S4qYhLagyZf5dM0YG2x1AqBunB27b4" http://127.0.0.1:8765/api/training/jobs',),
+        then=(
+            'curl -s -H "X-API-Key: wak_j6S4qYhLagyZf5dM0YG2x1AqBunB27b4" http://127.0.0.1:8765/api/training/jobs',
+            "curl -s http://127.0.0.1:8765/__mock/metrics | grep ftl_mock_requests_total",
+        ),
         says=("url:       http://127.0.0.1:",),
     ),
     'curl -s -H "X-API-Key: wak_j6S4qYhLagyZf5dM0YG2x1AqBunB27b4" http://127.0.0.1:8765/api/training/jobs': Run(
         replace={"http://127.0.0.1:8765": "{server}"}, says=('"jobs"',)
+    ),
+    # After the request above, the mock's metrics count it (the README shows this line).
+    "curl -s http://127.0.0.1:8765/__mock/metrics | grep ftl_mock_requests_total": Run(
+        replace={"http://127.0.0.1:8765": "{server}"},
+        says=('ftl_mock_requests_total{operation_id="list_jobs",status="200",validation="passed"} 1.0',),
     ),
     # --- ftl-gate ---------------------------------------------------------------------------------------
     "ftl-gate                                                   # the whole contract against the embedded mock": Run(

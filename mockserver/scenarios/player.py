@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from mockserver.scenarios.feed import PredictionFeed
 from mockserver.scenarios.model import Scenario, ScenarioError, Step, pointers
-from mockserver.sse import EventStream, StreamHub, StreamWriter, Subscription
+from mockserver.sse import EventStream, StreamHub, StreamWriter, Subscription, peer
 from mockserver.wire import text
 
 logger = logging.getLogger("mockserver.scenarios")
@@ -41,7 +41,7 @@ class ScenarioStream(EventStream):
         if self.scenario.http_error is not None:
             await self._http_error(send)
             return
-        sub = self.hub.subscribe(self.job_id, predictions=False, heartbeats=False)
+        sub = self.hub.subscribe(self.job_id, predictions=False, heartbeats=False, client=peer(scope))
         writer = StreamWriter(sub, send, receive, scope)
         run = ScenarioRun(self, sub, writer)
         writer.deliver = run.deliver
