@@ -64,7 +64,15 @@ FLAGS: tuple[Flag, ...] = (
     _flag("api-key", str, "API key (wak_...) for operations that accept one", f"none; {DEMO} key"),
     _flag("bearer", str, "session JWT for operations that need one", f"none; {DEMO} session"),
     _flag("job-token", str, "job token for operations on a job the gate did not create", f"none; {DEMO} token"),
-    _flag("other-api-key", str, "another user's API key (asking for our job must get 404)", f"none; {DEMO} 2nd user's"),
+    _flag(
+        "other-api-key", str, "another user's API key, for the ownership checks", f"none; {DEMO} 2nd user's"
+    ),
+    _flag(
+        "other-bearer",
+        str,
+        "another user's session JWT, for the ownership checks on session-only operations",
+        f"none; {DEMO} 2nd user's",
+    ),
     _flag("include", values.names, "only these operationIds or tags (repeat or comma-separate)", "all", kind="list"),
     _flag("exclude", values.names, "skip these operationIds or tags (repeat or comma-separate)", "none", kind="list"),
     _flag("max-examples", values.positive_int, "examples per operation and phase", str(DEFAULT_MAX_EXAMPLES)),
