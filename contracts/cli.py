@@ -64,9 +64,7 @@ FLAGS: tuple[Flag, ...] = (
     _flag("api-key", str, "API key (wak_...) for operations that accept one", f"none; {DEMO} key"),
     _flag("bearer", str, "session JWT for operations that need one", f"none; {DEMO} session"),
     _flag("job-token", str, "job token for operations on a job the gate did not create", f"none; {DEMO} token"),
-    _flag(
-        "other-api-key", str, "another user's API key, for the ownership checks", f"none; {DEMO} 2nd user's"
-    ),
+    _flag("other-api-key", str, "another user's API key, for the ownership checks", f"none; {DEMO} 2nd user's"),
     _flag(
         "other-bearer",
         str,

@@ -157,7 +157,6 @@ def run_gate(settings: GateSettings, progress: Progress) -> GateRun:
         probing = not target.embedded
         kinds = {name.removesuffix(provisioning.SPARE) for name in wanted if not name.endswith(provisioning.SPARE)}
         kinds = {"job" if name == provisioning.OWNER_DICTIONARY else name for name in kinds}
-        kinds |= ownership.needs(operations)
         if probing:
             kinds |= _probe_kinds(known, operations)
         spares = {name.removesuffix(provisioning.SPARE) for name in wanted if name.endswith(provisioning.SPARE)}

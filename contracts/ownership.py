@@ -226,15 +226,7 @@ class Ownership:
         self._other_job: dict[str, str] | str | None = None
         self.warnings: list[str] = []
 
-    # --- what the run needs ---------------------------------------------------------------------------
-
-    def needs(self, selected: Iterable[str]) -> set[str]:
-        """Kinds that must be provisioned first for the victims of the selected operations.
-
-        A billed kind the gate may not create (its victim comes from `--existing`) needs nothing.
-        """
-        kinds = {slot.kind.name: slot.kind for op in selected for slot in self.slots.get(op, ())}
-        return {need for kind in kinds.values() if self.owner.billed or not kind.billed for need in kind.needs}
+    # --- the other user's own job -----------------------------------------------------------------------
 
     def provide_other(self) -> dict[str, str] | str:
         """The other user's own job (`job_id`, `job_token`, `user_id`), created once; or why there is none."""
@@ -481,7 +473,13 @@ class Ownership:
         return known
 
     def _make_victim(self, client: httpx.Client, kind: Kind) -> _Victim | str:
-        created = self.owner.create(client, kind)
+        # What it names are victims too: the provisioned ones may be gone (the fuzzer deletes what it finds).
+        refs = {}
+        for pointer, name in kind.refs.items():
+            named = self._victim(client, BY_NAME[name])
+            if isinstance(named, _Victim):
+                refs[pointer] = named.values["id"]
+        created = self.owner.create(client, kind, refs)
         if isinstance(created, str):
             given = self.owner.existing.get(kind.name)
             if not given:

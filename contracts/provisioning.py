@@ -322,15 +322,15 @@ class Provisioner:
         else:
             self.resources.values[f"{kind.name}{SPARE}.id"] = created["id"]
 
-    def create(self, client: httpx.Client, kind: Kind) -> dict[str, str] | str:
-        """Create one resource of `kind`: its values (`id`, …), or why it could not be created."""
+    def create(self, client: httpx.Client, kind: Kind, refs: Mapping[str, str] | None = None) -> dict[str, str] | str:
+        """Create one resource of `kind` (naming `refs`, see `body_for`): its values (`id`, …), or why it could not."""
         operation = self.contract.operation(kind.creator)
         if kind.billed and not self.billed:
             return f"creating one would start a billed deployment ({operation.operation_id})"
         headers = self.auth.headers_for(operation)
         if headers is None:
             return f"no credential satisfies {operation.operation_id}"
-        response = self.send(client, operation, headers=headers, body=self.body_for(kind))
+        response = self.send(client, operation, headers=headers, body=self.body_for(kind, refs))
         if response is None:
             return f"{operation.operation_id} got no answer"
         if not 200 <= response.status_code < 300:
