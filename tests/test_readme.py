@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ALICE_JWT, ALICE_KEY, BOB_KEY, ROOT, console_script
+from tests.conftest import ALICE_JWT, ALICE_KEY, BOB_JWT, BOB_KEY, ROOT, console_script
 from tests.test_load_compare import assert_counts
 
 README = ROOT / "README.md"
@@ -125,13 +125,14 @@ COMMANDS: dict[str, Run] = {
         env=GATE_SHORT, says=("ftl-gate: passed:",)
     ),
     'ftl-gate --base-url "$PREVIEW_URL" --api-key "$KEY" --bearer "$JWT" --other-api-key "$KEY2" '
-    "--junit-xml reports/gate.xml --report reports/gate.md": Run(
+    '--other-bearer "$JWT2" --junit-xml reports/gate.xml --report reports/gate.md': Run(
         mock_args=("--time-scale", "0.05"),
         env={
             "PREVIEW_URL": "{mock}",
             "KEY": ALICE_KEY,
             "JWT": ALICE_JWT,
             "KEY2": BOB_KEY,
+            "JWT2": BOB_JWT,
             "FTL_GATE_TIME_SCALE": "0.05",
             **GATE_SHORT,
         },
