@@ -48,8 +48,8 @@ REJECTIONS = ("403", "404")
 READS = ("GET", "HEAD")
 # Written into the free-text fields of the other user's writes, so that the owner's reads show where it landed.
 MARKER = "ftl-gate-other-user-{run}"
+# A string whose schema has one of these is no free text (the marker would break the request).
 FREE_TEXT_RULES = ("enum", "const", "format", "pattern", "contentMediaType", "contentEncoding")
-# The JSON Schema keys a free-text string may carry besides its type.
 BILLED = "an accepted request would start a billed deployment"
 NO_CREDENTIALS = "no credentials of another user for it (--other-api-key, --other-bearer)"
 EXCERPT = 600
@@ -102,8 +102,8 @@ def cross_user_access(attempt: Attempt) -> list[str]:
     declared = [status for status in REJECTIONS if status in attempt.operation.responses]
     if 200 <= sent.status < 300 and declared:
         found.append(
-            f"with {attempt.credentials}, HTTP {sent.status} for {what} (the contract answers another user's "
-            f"{attempt.kind} with {' or '.join(declared)}, as an unknown one)"
+            f"with {attempt.credentials}, HTTP {sent.status} for {what}: another user's resource must be "
+            "refused as an unknown one is"
         )
     if any(secret in sent.text for secret in attempt.secrets if secret):
         found.append(f"the answer to {attempt.credentials} carries the token of {what}")
@@ -310,9 +310,7 @@ class Ownership:
             return
         creator = next((kind for kind in KINDS if kind.creator == name), None)
         if creator is not None and creator.billed and not self.owner.billed:
-            self._skip(
-                name, "not tried against a --base-url target: an accepted request would start a billed deployment"
-            )
+            self._skip(name, f"not tried against a --base-url target: {BILLED}")
             return
         for slot in owned:
             for attempt in self._attempts(client, operation, slot, owned, creator):

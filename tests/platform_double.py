@@ -760,30 +760,31 @@ class PlatformDouble:
         user = self._jwt(request)
         return user if user is not None else _error(401, "Unauthorized")
 
-    async def get_runpod_deployment(self, request: Request, params: dict[str, str]) -> Response:
+    def _pod(self, request: Request, failure: str) -> tuple[str, dict[str, Any]] | Response:
+        """The pod a RunPod route names, as RunPod knows it, or the route's error (§8.1)."""
         user = self.pattern_c(request)
         if isinstance(user, Response):
             return user
         pod_id = request.query_params.get("deployment_id")
         if not pod_id:
             return _error(400, "Missing deployment_id parameter")
-        # No owner check on the pod: RunPod is asked about any id (§8.1).
+        # No owner check on the pod: RunPod is asked about any id.
         pod = self.store.pods.get(pod_id)
-        if pod is None:
-            return _error(500, "Failed to get deployment status", "RunPod API error: pod not found")
+        return (pod_id, pod) if pod is not None else _error(500, failure, "RunPod API error: pod not found")
+
+    async def get_runpod_deployment(self, request: Request, params: dict[str, str]) -> Response:
+        found = self._pod(request, "Failed to get deployment status")
+        if isinstance(found, Response):
+            return found
+        pod_id, pod = found
         cost = {"actual_cost": 0.5, "cost_per_hour": pod["cost_per_hour"], "currency": "USD", "estimated_cost": 0}
         return JSONResponse({"deployment_id": pod_id, "status": pod["status"], "pod_url": pod["pod_url"], "cost": cost})
 
     async def delete_runpod_deployment(self, request: Request, params: dict[str, str]) -> Response:
-        user = self.pattern_c(request)
-        if isinstance(user, Response):
-            return user
-        pod_id = request.query_params.get("deployment_id")
-        if not pod_id:
-            return _error(400, "Missing deployment_id parameter")
-        pod = self.store.pods.get(pod_id)
-        if pod is None:
-            return _error(500, "Failed to stop deployment", "RunPod API error: pod not found")
+        found = self._pod(request, "Failed to stop deployment")
+        if isinstance(found, Response):
+            return found
+        pod_id, pod = found
         pod["status"] = "stopped"
         return JSONResponse(
             {"deployment_id": pod_id, "status": "stopped", "message": "RunPod deployment stopped successfully"}

@@ -98,7 +98,10 @@ def test_a_success_without_a_declared_refusal_is_judged_by_what_the_owner_reads(
     ]
     read = CONTRACT.operation("get_config")  # declares 404: a success is the finding itself
     shown = Attempt(read, "config", "/path/id", "c1", Exchange("GET", "/api/training/c1", status=200))
-    assert cross_user_access(shown)[0].startswith("with the other user's credentials, HTTP 200 for the first user's")
+    assert cross_user_access(shown) == [
+        "with the other user's credentials, HTTP 200 for the first user's config 'c1' at /path/id: "
+        "another user's resource must be refused as an unknown one is"
+    ]
 
 
 def test_the_other_users_writes_are_marked_in_free_text_only() -> None:
