@@ -39,10 +39,12 @@ from contracts.provisioning import BINDING_PROBABILITY
 from contracts.results import Results, Violation
 from spec import Contract, Operation
 
-# Checks the gate turns off: object-level authorization needs peer identities the gate does not set up;
-# "schema-valid input gets 2xx" is no rule of this contract, which answers valid requests with declared
-# 4xx for state (cancelling a finished test) or 410 (retired endpoints). `max_response_time` is off
-# without a limit.
+# Checks the gate turns off. Schemathesis' object-level authorization replays only a peer's GET of objects
+# its own generation drew, under its `[auth.wfc]` identities (which would replace the gate's per-operation
+# credentials), and never a write, a delete, an upsert or a body field: `contracts.ownership`'s
+# `cross_user_access` replaces it. "Schema-valid input gets 2xx" is no rule of this contract, which answers
+# valid requests with declared 4xx for state (cancelling a finished test) or 410 (retired endpoints).
+# `max_response_time` is off without a limit.
 DISABLED_CHECKS = ("object_level_authorization", "positive_data_acceptance")
 # Bytes of a response body shown with a violation.
 EXCERPT = 600

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ALICE_KEY, ALICE_SESSION_TOKEN, BOB_KEY, ROOT, console_script
+from tests.conftest import ALICE_KEY, ALICE_SESSION_TOKEN, BOB_KEY, BOB_SESSION_TOKEN, ROOT, console_script
 from tests.test_load_compare import assert_counts
 
 README = ROOT / "README.md"
@@ -163,13 +163,14 @@ COMMANDS: dict[str, Run] = {
         env=GATE_SHORT, says=("ftl-gate: passed:",)
     ),
     'ftl-gate --base-url "$PREVIEW_URL" --api-key "$KEY" --bearer "$JWT" --other-api-key "$KEY2" '
-    "--junit-xml reports/gate.xml --report reports/gate.md": Run(
+    '--other-bearer "$JWT2" --junit-xml reports/gate.xml --report reports/gate.md': Run(
         mock_args=("--time-scale", "0.05"),
         env={
             "PREVIEW_URL": "{mock}",
             "KEY": ALICE_KEY,
             "JWT": ALICE_SESSION_TOKEN,
             "KEY2": BOB_KEY,
+            "JWT2": BOB_SESSION_TOKEN,
             "FTL_GATE_TIME_SCALE": "0.05",
             **GATE_SHORT,
         },
