@@ -29,8 +29,9 @@ SERVER_END_SLACK_S = 0.005
 CLIENT_END_SLACK_S = 0.02
 # A stream the client closes this much before the stall bound was not stalled.
 STALL_SLACK_S = 0.05
-# Backing off means the last of three or more retry delays is at least this many times the first.
-GROWTH = 1.5
+# Backing off means that from the third retry on, each delay is at least this share of the contract's delay.
+GROWTH_SHARE = 0.5
+GROWTH_FROM = 3
 
 
 class Level(StrEnum):
@@ -423,15 +424,14 @@ def backs_off(obs: Observation) -> list[str]:
         for attempt, following in zip(obs.attempts, obs.attempts[1:], strict=False)
         if attempt.status in statuses and attempt.ended_at is not None
     ]
-    if len(delays) < 3:
-        raise NotApplicable(f"{len(delays)} retry delay(s) after retry statuses, fewer than 3 to judge")
+    if len(delays) < GROWTH_FROM:
+        raise NotApplicable(f"{len(delays)} retry delay(s) after retry statuses, fewer than {GROWTH_FROM} to judge")
     shown = ", ".join(_ms(d) for d in delays)
+    contract = ", ".join(_ms(bounds.backoff_s(n)) for n in range(1, len(delays) + 1))
     problems = []
-    if delays[-1] < GROWTH * delays[0]:
-        problems.append(
-            f"the delays do not grow ({shown}); the contract's are {bounds.backoff_s(1) * 1000:.0f} ms "
-            f"x {bounds.rules.backoff_factor:g} per failure"
-        )
+    short = [n for n, d in enumerate(delays, 1) if n >= GROWTH_FROM and d < GROWTH_SHARE * bounds.backoff_s(n)]
+    if short:
+        problems.append(f"the delays do not grow ({shown}); the contract's backoff waits {contract}")
     longest = bounds.backoff_max_s
     if max(delays) > longest + bounds.slack(longest):
         problems.append(f"a delay passes the contract's longest, {_ms(longest)} ({shown})")

@@ -7,6 +7,7 @@ entries are its own and cases can run side by side.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -28,6 +29,8 @@ class CaseMock:
         self.api_key = api_key
         self.stream = stream
         self._client = httpx.AsyncClient(base_url=self.url + ADMIN, timeout=timeout)
+        # Adding jobs reads and writes the whole jobs table: two runs adding at once would lose one's jobs.
+        self._jobs_lock = asyncio.Lock()
 
     async def aclose(self) -> None:
         """Release the HTTP client."""
@@ -52,6 +55,10 @@ class CaseMock:
 
     async def add_jobs(self, names: Sequence[str]) -> dict[str, str]:
         """A job per name, owned by the API key's user (copies of one of its jobs); name -> job id."""
+        async with self._jobs_lock:
+            return await self._add_jobs(names)
+
+    async def _add_jobs(self, names: Sequence[str]) -> dict[str, str]:
         data = await self._call("GET", "/data", params={"secrets": 1})
         owner = next((k.get("user_id") for k in data.get("api_keys", []) if k.get("key") == self.api_key), None)
         jobs = list(data.get("jobs", []))
