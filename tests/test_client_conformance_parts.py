@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 from typing import Any
 
 import pytest
 
 import spec
+from contracts.client import CHECKS
 from contracts.client.adapters.httpx_sse_client import DataMessages
 from contracts.client.cases import TAIL_S, timeline
 from contracts.client.exchanges import CLIENT_CLOSED, COMPLETE, DROPPED, OPEN, exchanges
@@ -21,6 +23,7 @@ from contracts.client.rules import ClientRules
 from contracts.client.tap import Connection, Tap
 from contracts.errors import GateError
 from mockserver.scenarios import Library
+from tests.conftest import ROOT
 
 CONTRACT = spec.load()
 STREAM = CONTRACT.stream
@@ -246,3 +249,12 @@ def test_the_workaround_hands_over_only_messages_with_data_and_keeps_id_and_retr
     assert out == "id: 10\ndata: x\n\n"
     assert (messages.last_id, messages.retry_ms) == ("10", 250)
     assert messages.feed("data: half") == ""
+
+
+# --- the README's checks table ---------------------------------------------------------------
+
+
+def test_the_readme_lists_every_check_with_its_level() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8").split("## SSE client conformance", 1)[1]
+    rows = re.findall(r"^\| `(\w+)` \| (failure|warning) \|", text, re.MULTILINE)
+    assert dict(rows) == {name: check.level.value for name, check in CHECKS.items()}

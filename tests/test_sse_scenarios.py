@@ -218,14 +218,18 @@ def test_drop_cuts_the_connection_without_ending_the_body(fresh_mock: MockProces
     half = f'event: {HEARTBEAT}\ndata: {{"times'
     inline = {"steps": [{"emit": CONNECTED}, {"raw": half}, {"drop": None}]}
     assert bind(fresh_mock, inline).status_code == 200
-    received = b""
+    received = bytearray()
+
+    def read_all(response: httpx.Response) -> None:
+        for chunk in response.iter_raw():
+            received.extend(chunk)
+
     with (
         httpx.stream("GET", stream_url(fresh_mock, FRESH_JOB), headers=auth(), timeout=10) as response,
         pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"),
     ):
-        for chunk in response.iter_raw():
-            received += chunk
-    assert canon(received) == connected() + half.encode()
+        read_all(response)
+    assert canon(bytes(received)) == connected() + half.encode()
 
 
 def test_crlf_ends_every_line_with_crlf(fresh_mock: MockProcess) -> None:

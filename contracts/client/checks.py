@@ -16,7 +16,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from contracts.client.exchanges import CLIENT_CLOSED, OPEN
+from contracts.client.exchanges import CLIENT_CLOSED, COMPLETE, OPEN
 from contracts.client.observation import Attempt, Expected, Observation, known_before
 from contracts.client.protocol import ClientLine
 from contracts.client.rules import POINTER
@@ -104,7 +104,9 @@ def _next(obs: Observation, attempt: Attempt) -> Attempt | None:
 def _how(attempt: Attempt) -> str:
     if attempt.status is not None and not attempt.is_stream:
         return f"answered HTTP {attempt.status}"
-    return {CLIENT_CLOSED: "closed by the client"}.get(attempt.end, f"ended by the server ({attempt.end})")
+    return {CLIENT_CLOSED: "closed by the client", COMPLETE: "ended cleanly by the server"}.get(
+        attempt.end, "cut by the server in the middle of its body"
+    )
 
 
 def _canonical(value: Any) -> Any:
@@ -276,12 +278,12 @@ def reconnects_after_end(obs: Observation) -> list[str]:
         judged += 1
         following = _next(obs, attempt)
         if following is None or following.at > deadline:
-            later = f"only at {_at(obs, following.at)}" if following is not None else "never"
+            later = f"reconnected only at {_at(obs, following.at)}" if following is not None else "never reconnected"
             if following is None and obs.exit_code is not None:
                 later += f" (it exited with status {obs.exit_code})"
             problems.append(
-                f"connection {attempt.index + 1} was {_how(attempt)} at {_at(obs, at)} and the client reconnected "
-                f"{later} (allowed: within {within:.2f} s)"
+                f"connection {attempt.index + 1} was {_how(attempt)} at {_at(obs, at)} and the client {later} "
+                f"(allowed: within {within:.2f} s)"
             )
     if not judged:
         raise NotApplicable("the case stopped before a reconnect was due")
