@@ -1,7 +1,8 @@
 """Stream client conformance (`ftl-gate client`): any SSE client run against every scripted stream and judged.
 
-`rules` (the contract's client rules) < `cases` (a case per scenario file) < `tap` (a recording relay) <
-`exchanges` < `protocol` < `observation` < `checks` (the registry) < `runner` < `report` < `cli`.
+`rules` (the contract's client rules) < `cases` (a case per scenario file); `tap` (a recording relay) <
+`exchanges` (HTTP read back from its bytes); `protocol` (the client's output); `mock` (the admin API) <
+`observation` < `checks` (the registry) < `runner` < `report` < `cli`.
 `adapters/` holds the reference clients: httpx-sse, Node fetch, and the platform hook's naive parser.
 """
 

@@ -91,6 +91,8 @@ def _case_json(result: CaseResult) -> dict[str, Any]:
         "closed": obs.closed is not None,
         "ignored_output": [line.shown() for line in obs.ignored],
         "exit_code": obs.exit_code,
+        # Stream requests the journal and the relay did not both see (a request the mock refused unread).
+        "unpaired_requests": obs.unpaired,
         "checks": {o.check.name: {"verdict": o.verdict, "messages": list(o.messages)} for o in result.outcomes},
     }
 
