@@ -25,6 +25,7 @@ from cmdline import (
     resolve,
     values,
 )
+from contracts.client.cli import main as client_main
 from contracts.errors import GateError
 from contracts.gate import GateRun, run_gate
 from contracts.progress import BarProgress, LineProgress, NullProgress
@@ -135,7 +136,8 @@ FLAGS: tuple[Flag, ...] = (
 EPILOG = (
     "Progress goes to stderr: a bar on a terminal, a line every "
     f"{PROGRESS_INTERVAL_S:g} s in a log. With GITHUB_STEP_SUMMARY set, the Markdown summary is appended to it. "
-    "Exit codes: 0 no violations, 1 violations found, 2 usage or setup error. SDK conformance: `ftl-gate sdk --help`."
+    "Exit codes: 0 no violations, 1 violations found, 2 usage or setup error. SDK conformance: `ftl-gate sdk --help`; "
+    "stream client conformance: `ftl-gate client --help`."
 )
 
 
@@ -189,6 +191,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     env = os.environ if environ is None else environ
     if args[:1] == ["sdk"]:
         return sdk_main(args[1:], env)
+    if args[:1] == ["client"]:
+        return client_main(args[1:], env)
 
     def body() -> int:
         settings = parse_settings(args, env)

@@ -132,6 +132,17 @@ RUN_REPORTS = {
     ),
 }
 
+
+def readme_file(name: str) -> str:
+    """A file the README shows in full: the code block right after the line that ends with `name`:."""
+    text = README.read_text(encoding="utf-8")
+    found = re.search(rf"`{re.escape(name)}`:\n\n```\w*\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    assert found, f"the README shows no {name}"
+    return found.group(1)
+
+
+CLIENT_SHORT = {"FTL_GATE_CLIENT_CASE": "training-run,crlf"}  # two cases instead of every scenario file
+
 COMMANDS: dict[str, Run] = {
     # --- the two set-up commands -----------------------------------------------------------------------
     "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/ftl-gate": Run(
@@ -213,6 +224,23 @@ COMMANDS: dict[str, Run] = {
             "| `training.list_jobs` ✓ | `training.listJobs` ✗ error_message_kept |",
             "the note is wrong: `training.list_jobs` | the note is wrong: `training.listJobs` |",
         ),
+    ),
+    # --- ftl-gate client --------------------------------------------------------------------------------
+    'ftl-gate client --run "python -m contracts.client.adapters.httpx_sse_client"   '
+    "# the httpx-sse reference client: every case passes": Run(env=CLIENT_SHORT, says=("ftl-gate client: passed:",)),
+    'ftl-gate client --run "node contracts/client/adapters/fetch_client.mjs" '
+    "--junit-xml reports/client.xml --report reports/client.md": Run(
+        env=CLIENT_SHORT,
+        in_copy=True,
+        outputs=("reports/client.xml", "reports/client.md"),
+        says=("ftl-gate client: passed:",),
+    ),
+    'ftl-gate client --run "node contracts/client/adapters/naive_hook_client.mjs"    '
+    "# the platform's browser hook: fails, exit 1": Run(
+        env=CLIENT_SHORT, in_copy=True, exit=1, says=("✗ crlf · events_exact", "ftl-gate client: failed:")
+    ),
+    'ftl-gate client --run "python my_client.py" --case training-run,data-only         # your client, two cases': Run(
+        files={"my_client.py": readme_file("my_client.py")}, says=("ftl-gate client: passed:", "2 cases")
     ),
     # --- ftl-load ---------------------------------------------------------------------------------------
     "ftl-load compare                                   "
@@ -427,6 +455,7 @@ def assert_outcome(command: str, run: Run, outcome: Outcome, folder: Path) -> No
 TABLE_COMMANDS = {
     "FTL_MOCK_": (("ftl-mock",),),
     "FTL_GATE_SDK_": (("ftl-gate", "sdk"),),
+    "FTL_GATE_CLIENT_": (("ftl-gate", "client"),),
     "FTL_GATE_": (("ftl-gate",),),
     "FTL_LOAD_": (("ftl-load", "compare"), ("ftl-load", "capacity")),
 }

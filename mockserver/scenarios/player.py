@@ -150,6 +150,13 @@ class ScenarioRun:
         await self.writer.flush()
         self.sub.close("script")
 
+    async def _step_drop(self, step: Step) -> None:
+        # Cut the connection without the response's last chunk, as a crashed server or a proxy timeout does;
+        # a server without the abort extension can only end the response, so there a drop is a close.
+        await self.writer.flush()
+        self.sub.close("drop")
+        self.sub.abort()
+
     async def _step_malformed(self, step: Step) -> None:
         await self.deliver(self._malformed(str(step.value)))
 
