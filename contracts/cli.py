@@ -25,6 +25,7 @@ from cmdline import (
     resolve,
     values,
 )
+from contracts.client.cli import main as client_main
 from contracts.errors import GateError
 from contracts.gate import GateRun, run_gate
 from contracts.progress import BarProgress, LineProgress, NullProgress
@@ -71,7 +72,13 @@ FLAGS: tuple[Flag, ...] = (
     _flag("api-key", str, "API key (wak_...) for operations that accept one", f"none; {DEMO} key"),
     _flag("bearer", str, "session JWT for operations that need one", f"none; {DEMO} session"),
     _flag("job-token", str, "job token for operations on a job the gate did not create", f"none; {DEMO} token"),
-    _flag("other-api-key", str, "another user's API key (asking for our job must get 404)", f"none; {DEMO} 2nd user's"),
+    _flag("other-api-key", str, "another user's API key, for the ownership checks", f"none; {DEMO} 2nd user's"),
+    _flag(
+        "other-bearer",
+        str,
+        "another user's session JWT, for the ownership checks on session-only operations",
+        f"none; {DEMO} 2nd user's",
+    ),
     _flag("include", values.names, "only these operationIds or tags (repeat or comma-separate)", "all", kind="list"),
     _flag("exclude", values.names, "skip these operationIds or tags (repeat or comma-separate)", "none", kind="list"),
     _flag("max-examples", values.positive_int, "examples per operation and phase", str(DEFAULT_MAX_EXAMPLES)),
@@ -136,7 +143,8 @@ FLAGS: tuple[Flag, ...] = (
 EPILOG = (
     "Progress goes to stderr: a bar on a terminal, a line every "
     f"{PROGRESS_INTERVAL_S:g} s in a log. With GITHUB_STEP_SUMMARY set, the Markdown summary is appended to it. "
-    "Exit codes: 0 no violations, 1 violations found, 2 usage or setup error. SDK conformance: `ftl-gate sdk --help`."
+    "Exit codes: 0 no violations, 1 violations found, 2 usage or setup error. SDK conformance: `ftl-gate sdk --help`; "
+    "stream client conformance: `ftl-gate client --help`."
 )
 
 
@@ -190,6 +198,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     env = os.environ if environ is None else environ
     if args[:1] == ["sdk"]:
         return sdk_main(args[1:], env)
+    if args[:1] == ["client"]:
+        return client_main(args[1:], env)
 
     def body() -> int:
         settings = parse_settings(args, env)

@@ -37,10 +37,16 @@ class Credentials:
     job_token: str | None = None
     other_api_key: str | None = None
     job_tokens: Mapping[str, str] = field(default_factory=dict)
+    # A second user's session token: with `other_api_key`, what the ownership checks act with.
+    other_bearer: str | None = None
 
     def kinds(self) -> list[str]:
         """The credential kinds that were given."""
         return [kind for kind in ("api_key", "bearer", "job_token") if getattr(self, kind)]
+
+    def other(self) -> Credentials:
+        """The second user's credentials, as that user's own."""
+        return Credentials(api_key=self.other_api_key, bearer=self.other_bearer)
 
 
 class TokenBook:

@@ -29,8 +29,18 @@ FIELDS = (*REQUIRED, "request", "message", "pointer", "probe", "not_probed")
 REQUEST_PARTS = ("path", "query", "headers", "body")
 PROBE_FIELDS = ("credentials", "path", "query", "headers", "body", "raw_body", "form", "content_type")
 REQUEST_FIELDS = PROBE_FIELDS
-# Which credential a probe sends: a kind the gate was given, the provisioned job's token, or none at all.
-PROBE_CREDENTIALS = ("default", "api_key", "bearer", "job_token", "other_api_key", "none")
+# Which credential a probe sends: a kind the gate was given, the provisioned job's token, the other user's
+# key, session or own job's token (`{other.job_id}`), or none at all.
+PROBE_CREDENTIALS = (
+    "default",
+    "api_key",
+    "bearer",
+    "job_token",
+    "other_api_key",
+    "other_bearer",
+    "other_job_token",
+    "none",
+)
 # `{job.id}` in a probe value: a value provisioned before the run (see contracts.provisioning).
 PLACEHOLDER = re.compile(r"\{([a-z_]+(?:\.[a-z_]+)?)\}")
 ID_FORM = re.compile(r"^[a-z0-9][a-z0-9-]*$")

@@ -1,13 +1,13 @@
 """The embedded target: `ftl-mock` started as a subprocess on a free port when the gate gets no `--base-url`.
 
-Its banner gives the URL and the demo credentials; the admin API gives another user's key for the
-ownership checks. The process is stopped when the gate is done.
+Its banner gives the URL and the demo credentials; the admin API gives another user's key and session
+for the ownership checks. The process is stopped when the gate is done.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 
@@ -71,17 +71,18 @@ def _credentials(mock: MockProcess) -> Credentials:
 
 
 def _with_other_user(mock: EmbeddedMock) -> EmbeddedMock:
-    """Add another user's active key (from the admin API's data dump) for the ownership checks."""
+    """Add another user's active key and session (from the admin API's data dump) for the ownership checks."""
     try:
-        # The other user's key in full: an explicit ask, since the data dump shortens secrets by default.
+        # The other user's secrets in full: an explicit ask, since the data dump shortens them by default.
         data = httpx.get(f"{mock.url}/__mock/data", params={"secrets": 1}, timeout=10).json()
     except (httpx.HTTPError, ValueError):
         return mock
     keys = data.get("api_keys", []) if isinstance(data, dict) else []
+    users = data.get("users", []) if isinstance(data, dict) else []
     own = next((k.get("user_id") for k in keys if k.get("key") == mock.credentials.api_key), None)
     other = next(
         (
-            k["key"]
+            k
             for k in keys
             if k.get("active", True)
             and k.get("user_id") != own
@@ -89,6 +90,11 @@ def _with_other_user(mock: EmbeddedMock) -> EmbeddedMock:
         ),
         None,
     )
-    creds = mock.credentials
-    mock.credentials = Credentials(creds.api_key, creds.bearer, creds.job_token, other, creds.job_tokens)
+    user = other.get("user_id") if other else next((u.get("id") for u in users if u.get("id") != own), None)
+    sessions = next((u.get("sessions") or [] for u in users if u.get("id") == user), [])
+    mock.credentials = replace(
+        mock.credentials,
+        other_api_key=other["key"] if other else None,
+        other_bearer=next(iter(sessions), None),
+    )
     return mock

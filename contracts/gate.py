@@ -22,6 +22,7 @@ from contracts.credentials import Authenticator, Credentials
 from contracts.errors import GateError
 from contracts.lifecycle import LIFECYCLE_CHECKS, Lifecycles
 from contracts.live_check import ALL_CHECKS, LiveCheck, StreamOptions
+from contracts.ownership import OWNERSHIP_CHECKS, Ownership
 from contracts.probes import ProbeOutcome, Prober, ProbeState, not_probed
 from contracts.progress import Progress
 from contracts.provisioning import Provisioner, Resources
@@ -140,16 +141,18 @@ def run_gate(settings: GateSettings, progress: Progress) -> GateRun:
         timing = Timing(time_scale=target.time_scale, tolerance=settings.heartbeat_tolerance)
         stream_timeout = timing.read_timeout(contract.stream, settings.request_timeout)
         provisioner = Provisioner(
-            contract, auth, target.url, results, existing=settings.existing, timeout=settings.request_timeout
+            contract,
+            auth,
+            target.url,
+            results,
+            existing=settings.existing,
+            timeout=settings.request_timeout,
+            billed=target.embedded,
         )
+        ownership = Ownership(contract, provisioner, target.credentials.other(), results, progress)
         bound = provisioning.bindings(contract)
         wanted = provisioning.needed(bound, operations)
-        known = divergences.load(
-            settings.known_divergences,
-            contract,
-            [*Runner.check_names(contract), REQUEST_ERROR_CHECK, *ALL_CHECKS, *LIFECYCLE_CHECKS],
-            provisioning.PLACEHOLDERS,
-        )
+        known = divergences.load(settings.known_divergences, contract, check_names(contract), provisioning.PLACEHOLDERS)
         results.use(divergences.matcher(known))
         probing = not target.embedded
         kinds = {name.removesuffix(provisioning.SPARE) for name in wanted if not name.endswith(provisioning.SPARE)}
@@ -166,10 +169,14 @@ def run_gate(settings: GateSettings, progress: Progress) -> GateRun:
         runner.run(operations, results, progress)
         warnings.extend(runner.warnings)
         Lifecycles(contract, provisioner, results).run(operations)
+        ownership.run(operations)
+        warnings.extend(ownership.warnings)
         if contract.stream.operation.operation_id in operations:
             stream = _stream_options(settings, target, timing, stream_timeout)
             LiveCheck(contract, auth, target.url, stream, results, progress).run()
         if probing:
+            if _probe_uses_other(known, operations):
+                ownership.provide_other()
             probes = Prober(contract, auth, target.url, resources, results, timeout=settings.request_timeout).run(
                 known, operations
             )
@@ -190,6 +197,21 @@ def run_gate(settings: GateSettings, progress: Progress) -> GateRun:
         declared=sorted(results.declared.values(), key=lambda d: (d.operation, d.status)),
         successes=successes,
         strict=settings.strict,
+    )
+
+
+def check_names(contract: Contract) -> list[str]:
+    """Every check a run can report, by name: what known divergences may excuse."""
+    return [*Runner.check_names(contract), REQUEST_ERROR_CHECK, *ALL_CHECKS, *LIFECYCLE_CHECKS, *OWNERSHIP_CHECKS]
+
+
+def _probe_uses_other(known: tuple[divergences.Divergence, ...], operations: list[str]) -> bool:
+    chosen = set(operations)
+    return any(
+        name.startswith(provisioning.OTHER + ".")
+        for entry in known
+        if entry.probe and entry.operation in chosen
+        for name in entry.probe.placeholders()
     )
 
 
@@ -274,7 +296,13 @@ def _stream_options(settings: GateSettings, target: Target, timing: Timing, read
 @contextmanager
 def _target(settings: GateSettings, contract: Contract) -> Iterator[Target]:
     scale = settings.effective_time_scale
-    given = Credentials(settings.api_key, settings.bearer, settings.job_token, settings.other_api_key)
+    given = Credentials(
+        settings.api_key,
+        settings.bearer,
+        settings.job_token,
+        settings.other_api_key,
+        other_bearer=settings.other_bearer,
+    )
     if not settings.embedded:
         url = str(settings.base_url).rstrip("/")
         described = f"{url} (design {contract.design})" if contract.design else url
@@ -288,6 +316,7 @@ def _target(settings: GateSettings, contract: Contract) -> Iterator[Target]:
             job_token=given.job_token or demo.job_token,
             other_api_key=given.other_api_key or demo.other_api_key,
             job_tokens=demo.job_tokens,
+            other_bearer=given.other_bearer or demo.other_bearer,
         )
         # The live check creates its own job; the demo job is the fallback when that fails.
         stream_job = settings.stream_job or next(iter(demo.job_tokens), None)

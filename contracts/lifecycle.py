@@ -44,6 +44,8 @@ class Lifecycles:
         chosen = set(selected)
         with httpx.Client(timeout=self.provisioner.timeout) as client:
             for kind in KINDS:
+                if kind.billed:
+                    continue
                 creator = self.contract.operation(kind.creator)
                 links = self._links(creator)
                 deletes = [op for op, _, _ in links if op.method == "DELETE" and op.operation_id in chosen]

@@ -21,12 +21,15 @@ from contracts.credentials import Authenticator, Credentials
 from contracts.curl import curl
 from contracts.divergences import Divergence, Probe, pointer_under
 from contracts.exchange import Exchange, build
-from contracts.provisioning import Resources
+from contracts.ownership import CROSS_USER_ACCESS
+from contracts.provisioning import OTHER, Resources
 from contracts.results import Results
 from spec import Contract, Operation
 
 AUTH_HEADERS = ("authorization", "x-api-key", "x-workspace-api-key")
 AUTH_REJECTIONS = (401, 403)
+# Probe credentials that are a provisioned job's token: the gate's own job's, or the other user's job's.
+JOB_TOKENS = {"job_token": "job.token", "other_job_token": f"{OTHER}.job_token"}
 
 
 class ProbeState(StrEnum):
@@ -134,13 +137,13 @@ class Prober:
             job_values.extend(probe.body.values())
         if kind == "default":
             return dict(self.auth.headers_for(operation, job_values=job_values) or {})
-        if kind == "job_token":
-            token = self.resources.values.get("job.token")
+        if kind in JOB_TOKENS:
+            token = self.resources.values.get(JOB_TOKENS[kind])
             return {"Authorization": f"Bearer {token}"} if token else None
         secret = getattr(self.auth.credentials, kind, None)
         if not secret:
             return None
-        alone = Authenticator(self.contract, Credentials(**{"api_key" if kind == "other_api_key" else kind: secret}))
+        alone = Authenticator(self.contract, Credentials(**{kind.removeprefix("other_"): secret}))
         found = alone.headers_for(operation)
         return dict(found) if found is not None else None
 
@@ -196,9 +199,16 @@ def _files(form: Mapping[str, Any]) -> dict[str, tuple[str | None, bytes, str | 
 
 
 def _missing_credential(kind: str) -> str:
-    flag = {"other_api_key": "--other-api-key", "api_key": "--api-key", "bearer": "--bearer"}.get(kind)
+    flag = {
+        "other_api_key": "--other-api-key",
+        "other_bearer": "--other-bearer",
+        "api_key": "--api-key",
+        "bearer": "--bearer",
+    }.get(kind)
     if kind == "job_token":
         return "no job token of a provisioned job"
+    if kind == "other_job_token":
+        return "no job of the other user (--other-api-key or --other-bearer)"
     return f"no credential for it ({flag})" if flag else "no credential satisfies the operation"
 
 
@@ -219,6 +229,8 @@ def _reports(check: str, operation: Operation, sent: Exchange, entry: Divergence
     if check == "content_type_conformance":
         response = operation.response(status)
         return response is not None and bool(response.content) and sent.media_type not in response.content
+    if check == CROSS_USER_ACCESS:
+        return 200 <= status < 300
     if check == "response_schema_conformance":
         return any(entry.pointer is None or pointer_under(p, entry.pointer) for p in _schema_pointers(operation, sent))
     return True

@@ -39,15 +39,39 @@ class Kind:
     unique: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     # Extra fields read from the creator's answer: field name -> response pointer.
     fields: Mapping[str, str] = field(default_factory=dict)
+    # Request-body pointer -> the kind whose id that field of the creator's request names.
+    refs: Mapping[str, str] = field(default_factory=dict)
+    # Kinds provisioned first: those `refs` name, and what the creator needs to exist besides.
+    needs: tuple[str, ...] = ()
+    # Why no user owns this kind by contract (no ownership to check); None when each one has an owner.
+    shared: str | None = None
+    # A cloud deployment, billed by its provider: created only on the embedded mock (else `--existing`),
+    # and kept from the fuzzer and the lifecycles (its delete stops it; a stopped deployment is still read).
+    billed: bool = False
 
 
-# The resources of the issue's list, keyed by the operation that creates each: the one place that knows them.
+def _deployment(name: str, creator: str, *needs: str) -> Kind:
+    return Kind(name, creator, refs={"/training_config_id": "config"}, needs=("config", *needs), billed=True)
+
+
+# The resources the gate creates, keyed by the operation that creates each: the one place that knows them.
 KINDS: tuple[Kind, ...] = (
     Kind("job", "create_job", fields={"token": f"/{ISSUED_TOKEN_FIELD}", "user_id": "/user_id"}),
-    Kind("dataset", "upload_dataset"),
     Kind("config", "create_config"),
-    Kind("baseline", "create_baseline", unique={"/modelName": ("model_name", "gate-{run}")}),
-    Kind("batch", "run_batch_test"),
+    Kind("dataset", "upload_dataset", refs={"/config_id": "config"}),
+    Kind(
+        "baseline",
+        "create_baseline",
+        unique={"/modelName": ("model_name", "gate-{run}")},
+        shared="baselines are shared by every user (§9: the contract keeps them unscoped)",
+    ),
+    Kind("batch", "run_batch_test", refs={"/config/dataset_id": "dataset"}, needs=("dataset",)),
+    # A pod trains the datasets attached to its configuration (§8.1), so the dataset comes first.
+    _deployment("runpod", "create_runpod_deployment", "dataset"),
+    _deployment("hf_spaces", "create_hf_spaces_deployment"),
+    _deployment("colab", "create_google_colab_deployment"),
+    _deployment("kaggle", "create_kaggle_deployment"),
+    _deployment("sagemaker", "create_sagemaker_deployment"),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 # Operations that fill a new job with data (each sent its spec example with the job's token):
@@ -67,6 +91,9 @@ SPARE_USERS = ("update_job_status", "control_job", "resume_job")
 OWNER_FIELD, OWNER_DICTIONARY, OWNER_VALUE = "user_id", "job_user", "job.user_id"
 # Request-body pointers of the batch run's sources (§10.2): one of them is required.
 BATCH_SUITE, BATCH_DATASET = "/config/test_suite_id", "/config/dataset_id"
+# The other user's own job (created with --other-api-key or --other-bearer): its values are `other.*`.
+OTHER = "other"
+OTHER_FIELDS = ("job_id", "job_token", "user_id")
 # Every placeholder a probe may use, with a value of its kind (to check probes against their conditions).
 PLACEHOLDERS: Mapping[str, str] = {
     "run": "0123456789",
@@ -78,6 +105,14 @@ PLACEHOLDERS: Mapping[str, str] = {
     "baseline.id": "00000000-0000-4000-8000-000000000003",
     "baseline.model_name": "gate-sample",
     "batch.id": "00000000-0000-4000-8000-000000000004",
+    "runpod.id": "00000000-0000-4000-8000-000000000005",
+    "hf_spaces.id": "someone/sample-space",
+    "colab.id": "colab-0000000000000-sample",
+    "kaggle.id": "someone/sample-notebook",
+    "sagemaker.id": "ftl-sample-0000000000000",
+    "other.job_id": "job_other_sample",
+    "other.job_token": "other-sample-token",
+    "other.user_id": "00000000-0000-4000-8000-000000000006",
 }
 EXISTING_KINDS = (*BY_NAME, "test_suite")
 
@@ -116,14 +151,13 @@ def _body_expressions(link: Mapping[str, Any]) -> list[Any]:
 # --- which parameter names which resource --------------------------------------------------------
 
 
-def bindings(contract: Contract) -> dict[str, dict[str, str]]:
-    """Per operation, Schemathesis binding keys (`path.jobId`, `body.predictions[*].job_id`) -> dictionary.
+def named_resources(contract: Contract) -> dict[str, dict[str, str]]:
+    """Per operation, each parameter that names a resource (`path.jobId`, `body.predictions[*].job_id`) -> its kind.
 
-    From the links of each creator: a parameter filled from the creator's id names that resource.
-    A name that only ever names one resource (`jobId`, `job_id`) names it wherever it appears, at any
-    depth of a body. DELETE operations get a spare resource of their own, so a delete cannot take
-    the one the other operations read away in the middle of the run; so do the operations that change
-    a job's state (`SPARE_USERS`).
+    From the links of each creator: a parameter filled from the creator's id names that resource. A name
+    that only ever names one resource (`jobId`, `job_id`) names it wherever it appears, at any depth of a
+    body, except in the creators' own bodies; `user_id` beside a job names the job's owner
+    (`OWNER_DICTIONARY`). Every kind counts here, billed and shared ones too.
     """
     linked: dict[str, dict[str, str]] = {}
     names: dict[str, set[str]] = {}
@@ -159,8 +193,29 @@ def bindings(contract: Contract) -> dict[str, dict[str, str]]:
                 elif name == OWNER_FIELD and "job" in unique.values():
                     keys.setdefault(f"body.{path}", OWNER_DICTIONARY)
         if keys:
-            spare = operation.method == "DELETE" or operation.operation_id in SPARE_USERS
-            found[operation.operation_id] = {key: value + (SPARE if spare else "") for key, value in keys.items()}
+            found[operation.operation_id] = keys
+    return found
+
+
+def kind_of(name: str) -> Kind:
+    """The kind a `named_resources` value stands for (the owner of a job stands for the job)."""
+    return BY_NAME["job" if name == OWNER_DICTIONARY else name]
+
+
+def bindings(contract: Contract) -> dict[str, dict[str, str]]:
+    """Per operation, Schemathesis binding keys -> dictionary: `named_resources` without the billed kinds.
+
+    DELETE operations get a spare resource of their own, so a delete cannot take the one the other
+    operations read away in the middle of the run; so do the operations that change a job's state
+    (`SPARE_USERS`).
+    """
+    found: dict[str, dict[str, str]] = {}
+    for operation_id, named in named_resources(contract).items():
+        keys = {key: name for key, name in named.items() if not kind_of(name).billed}
+        if keys:
+            operation = contract.operation(operation_id)
+            spare = operation.method == "DELETE" or operation_id in SPARE_USERS
+            found[operation_id] = {key: value + (SPARE if spare else "") for key, value in keys.items()}
     return found
 
 
@@ -220,6 +275,7 @@ class Provisioner:
         *,
         existing: Mapping[str, str] | None = None,
         timeout: float = 10.0,
+        billed: bool = False,
     ) -> None:
         self.contract = contract
         self.auth = auth
@@ -227,13 +283,13 @@ class Provisioner:
         self.results = results
         self.existing = dict(existing or {})
         self.timeout = timeout
+        # Create billed kinds too (only where nothing is billed: the embedded mock).
+        self.billed = billed
         self.resources = Resources()
 
     def provision(self, kinds: Iterable[str], spares: Iterable[str] = ()) -> Resources:
-        """Create (or take from `--existing`) each wanted kind, in dependency order."""
-        wanted, spare = set(kinds), set(spares)
-        if "batch" in wanted:
-            wanted.add("dataset")
+        """Create (or take from `--existing`) each wanted kind and what it needs, in dependency order."""
+        wanted, spare = with_needs(kinds, billed=self.billed), set(spares)
         with httpx.Client(timeout=self.timeout) as client:
             for kind in KINDS:
                 if kind.name in wanted:
@@ -266,13 +322,15 @@ class Provisioner:
         else:
             self.resources.values[f"{kind.name}{SPARE}.id"] = created["id"]
 
-    def create(self, client: httpx.Client, kind: Kind) -> dict[str, str] | str:
-        """Create one resource of `kind`: its values (`id`, …), or why it could not be created."""
+    def create(self, client: httpx.Client, kind: Kind, refs: Mapping[str, str] | None = None) -> dict[str, str] | str:
+        """Create one resource of `kind` (naming `refs`, see `body_for`): its values (`id`, …), or why it could not."""
         operation = self.contract.operation(kind.creator)
+        if kind.billed and not self.billed:
+            return f"creating one would start a billed deployment ({operation.operation_id})"
         headers = self.auth.headers_for(operation)
         if headers is None:
             return f"no credential satisfies {operation.operation_id}"
-        response = self.send(client, operation, headers=headers, body=self._body(kind, operation))
+        response = self.send(client, operation, headers=headers, body=self.body_for(kind, refs))
         if response is None:
             return f"{operation.operation_id} got no answer"
         if not 200 <= response.status_code < 300:
@@ -295,26 +353,45 @@ class Provisioner:
             values[name] = template.format(run=self.resources.run)
         return values
 
-    def _body(self, kind: Kind, operation: Operation) -> Any:
+    def body_for(self, kind: Kind, refs: Mapping[str, str] | None = None) -> Any:
+        """The creator's request for a new resource of `kind`: its example, made unique, naming `refs`.
+
+        `refs` (request pointer -> id) default to the provisioned resources the kind's `refs` name.
+        """
+        operation = self.contract.operation(kind.creator)
         body = request_example(operation)
         if kind.name == "job":
             example_id = resolve(success_example(operation), id_pointer(operation))
             body = substituted(body, {str(example_id): f"gate-{self.resources.run}-{uuid.uuid4().hex[:6]}"})
         for pointer, (_, template) in kind.unique.items():
             body = replaced(body, pointer, template.format(run=self.resources.run))
+        named = refs if refs is not None else self._refs(kind)
+        for pointer, value in named.items():
+            body = replaced(body, pointer, value)
         if kind.name == "batch":
             body = self._batch_source(body)
         return body
 
+    def _refs(self, kind: Kind) -> dict[str, str]:
+        found = {}
+        for pointer, name in kind.refs.items():
+            value = self.resources.values.get(f"{name}.id")
+            if value:
+                found[pointer] = value
+        return found
+
     def _batch_source(self, body: Any) -> Any:
+        """One source of prompts (§10.2): the `--existing` test suite, else the dataset, else the example's suite."""
+        config = resolve(body, "/config")
+        if not isinstance(config, dict):
+            return body
+        suite_field, dataset_field = BATCH_SUITE.rsplit("/", 1)[-1], BATCH_DATASET.rsplit("/", 1)[-1]
         suite = self.existing.get("test_suite")
         if suite:
-            return replaced(body, BATCH_SUITE, suite)
-        dataset = self.resources.values.get("dataset.id")
-        config = resolve(body, "/config")
-        if dataset and isinstance(config, dict):
-            source = {k: v for k, v in config.items() if k != BATCH_SUITE.rsplit("/", 1)[-1]}
-            return replaced(body, "/config", {**source, BATCH_DATASET.rsplit("/", 1)[-1]: dataset})
+            source = {k: v for k, v in config.items() if k != dataset_field}
+            return replaced(body, "/config", {**source, suite_field: suite})
+        if config.get(dataset_field):
+            return replaced(body, "/config", {k: v for k, v in config.items() if k != suite_field})
         return body
 
     def _fill_job(self, client: httpx.Client) -> None:
@@ -386,6 +463,19 @@ class Provisioner:
             return response
         except httpx.HTTPError:
             return None
+
+
+def with_needs(kinds: Iterable[str], *, billed: bool = True) -> set[str]:
+    """The kinds and, recursively, every kind they need first (a billed kind only when it may be created)."""
+    found: set[str] = set()
+    pending = [name for name in kinds if name in BY_NAME]
+    while pending:
+        name = pending.pop()
+        if name not in found:
+            found.add(name)
+            if billed or not BY_NAME[name].billed:
+                pending.extend(BY_NAME[name].needs)
+    return found
 
 
 def streams(operation: Operation) -> bool:

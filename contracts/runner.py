@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,16 +40,23 @@ from contracts.provisioning import BINDING_PROBABILITY
 from contracts.results import Results, Violation
 from spec import Contract, Operation
 
-# Checks the gate turns off: object-level authorization needs peer identities the gate does not set up;
-# "schema-valid input gets 2xx" is no rule of this contract, which answers valid requests with declared
-# 4xx for state (cancelling a finished test) or 410 (retired endpoints). `max_response_time` is off
-# without a limit.
+# Checks the gate turns off. Schemathesis' object-level authorization replays only a peer's GET of objects
+# its own generation drew, under its `[auth.wfc]` identities (which would replace the gate's per-operation
+# credentials), and never a write, a delete, an upsert or a body field: `contracts.ownership`'s
+# `cross_user_access` replaces it. "Schema-valid input gets 2xx" is no rule of this contract, which answers
+# valid requests with declared 4xx for state (cancelling a finished test) or 410 (retired endpoints).
+# `max_response_time` is off without a limit.
 DISABLED_CHECKS = ("object_level_authorization", "positive_data_acceptance")
 # Bytes of a response body shown with a violation.
 EXCERPT = 600
 # Schemathesis validates each stream request's first message only; the stream checks read it over time.
 STREAM_EVENTS_PER_REQUEST = 1
 REQUEST_ERROR_CHECK = "request_error"
+# Headers that frame the HTTP message itself: the transport sets them, the gate never sends generated ones.
+FRAMING_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade", "expect"}
+)
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Phases that walk every operation once (one progress unit each); the stateful phase walks links instead.
 UNIT_PHASES = (PhaseName.EXAMPLES, PhaseName.COVERAGE, PhaseName.FUZZING)
 FIRST_CHUNK = 64 * 1024
@@ -162,6 +170,16 @@ def turned_off(contract: Contract) -> dict[str, tuple[list[str], str]]:
     return off
 
 
+def _api_header(name: str) -> bool:
+    """True for a header the API may judge; False for HTTP's own framing headers and names HTTP cannot carry.
+
+    Negative generation invents extra headers; one named `Transfer-Encoding`, `Host` or `Content-Length` with a
+    random value, or a name that is no RFC 9110 token (`FPkP;`), makes a message the server's HTTP layer refuses
+    before the API sees it (`400 Invalid HTTP request received.`): a verdict on the transport, not the contract.
+    """
+    return _TOKEN.fullmatch(name) is not None and name.lower() not in FRAMING_HEADERS
+
+
 def _form_only(operation: Operation) -> bool:
     body = operation.request_body
     return body is not None and all(media.startswith("multipart/") for media in body.content)
@@ -205,6 +223,10 @@ def build_schema(
         example = files.get(_operation_id(case))
         if example and isinstance(case.body, dict) and not _is_negative(case):
             case.body = {**case.body, **{name: value for name, value in example.items() if name in case.body}}
+        if case.headers:
+            case.headers = CaseInsensitiveDict(
+                {name: value for name, value in case.headers.items() if _api_header(name)}
+            )
         return case
 
     schema.hooks.register_hook_with_name(fill_files, "map_case")

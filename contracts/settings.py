@@ -27,6 +27,7 @@ class GateSettings:
     bearer: str | None = None
     job_token: str | None = None
     other_api_key: str | None = None
+    other_bearer: str | None = None
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     max_examples: int = DEFAULT_MAX_EXAMPLES

@@ -3,7 +3,8 @@
 Layers, each importing only from the ones above it (no import inside a function anywhere in the package):
 
 1. `errors`, `entries` (names of Locust's statistics entries), `workload`, `chart` (what the dashboard's chart
-   requests), `training` (what the simulated training worker uploads), `results` (reading Locust's reports).
+   requests), `training` (what the simulated training worker uploads), `results` (reading Locust's reports),
+   `server_metrics` (reading an ftl-mock's `GET /__mock/metrics`).
 2. `plan` (the typed plan and its slots, built from the spec), `tab` (a scenario: the `Tab` base, its `Page`).
 3. `scenarios/` (one module per scenario, registered in `scenarios/__init__.py`), `sse` (the stream reader).
 4. Locust side, run only in Locust's processes: `coordination`, `users`, `locustfile`.

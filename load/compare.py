@@ -2,9 +2,9 @@
 
 Each scenario is one step of the run pipeline (a headless Locust run with CSV, HTML and JSON reports); the
 comparison counts requests per job-hour by kind, stream connections, bytes, the server's CPU time and latency,
-and writes JSON, Markdown and a chart. `--designs` compares the design note's Phase 4 variants (each scenario
-against a mock serving its contract design); `--rates` repeats the workload per prediction rate, so each design's
-break-even with polling shows.
+adds the design note's Phase 5 figures from an ftl-mock's metrics, and writes JSON, Markdown and a chart.
+`--designs` compares the design note's Phase 4 variants (each scenario against a mock serving its contract design);
+`--rates` repeats the workload per prediction rate, so each design's break-even with polling shows.
 """
 
 from __future__ import annotations
@@ -101,6 +101,7 @@ def summary(measured: Measured) -> dict[str, Any]:
         "server_cpu_s": measured.server_cpu_s,
         "server_requests": measured.server_requests,
         "peak_open_streams": measured.peak_open_streams,
+        "server": server_figures(measured.server, measured.plan),
         "wall_s": measured.wall_s,
         "reports": {
             "csv": f"{name}_stats.csv",
@@ -110,6 +111,14 @@ def summary(measured: Measured) -> dict[str, Any]:
             "log": measured.locust.log.name,
         },
     }
+
+
+def server_figures(server: Mapping[str, Any] | None, plan: Plan) -> dict[str, Any] | None:
+    """An ftl-mock's figures of a scenario, with its requests per job-hour by operation (None: another target)."""
+    if server is None:
+        return None
+    hours = plan.workload.job_hours
+    return {**server, "requests_per_job_hour": {op: n / hours for op, n in server["requests"].items()}}
 
 
 def reduction(before: float | None, after: float | None) -> float | None:
@@ -183,6 +192,28 @@ def _seconds(summary: dict[str, Any]) -> str:
     return f"{values['median'] / 1000:,.2f} / {values['p99'] / 1000:,.2f}"
 
 
+def _server(key: str, summary: dict[str, Any]) -> Any:
+    return (summary.get("server") or {}).get(key)
+
+
+def _listed(key: str, digits: int, summary: dict[str, Any]) -> str:
+    """A {name: value} figure of the server as `name value · name value`."""
+    values = _server(key, summary)
+    if values is None:
+        return "n/a"
+    return " · ".join(f"{name} {fmt(value, digits)}" for name, value in values.items()) or "none"
+
+
+def _reconnection_percent(summary: dict[str, Any]) -> float | None:
+    rate = _server("reconnection_rate", summary)
+    return None if rate is None else rate * 100.0
+
+
+def _connections(summary: dict[str, Any]) -> str:
+    server = summary.get("server")
+    return "n/a" if server is None else f"{server['connections']} / {server['reconnections']}"
+
+
 # Each figure of a scenario's summary: its label, how to read it, and the reduction that goes with it (if any).
 FIGURES: tuple[tuple[str, Callable[[dict[str, Any]], Any], str | None], ...] = (
     ("live-update requests per job-hour", partial(_per_job_hour, "live_update_requests"), "live_update_requests"),
@@ -200,6 +231,15 @@ FIGURES: tuple[tuple[str, Callable[[dict[str, Any]], Any], str | None], ...] = (
     ("upload-to-event delay median / p99 (ms)", partial(_pair, "prediction_delay"), None),
     ("upload to visible update p50 / p99 (s, simulated)", _seconds, None),
     ("failures", lambda m: m["failures"], None),
+    ("requests per job-hour by operation (server)", partial(_listed, "requests_per_job_hour", 1), None),
+    # The design note's Phase 5, from the mock's own metrics (n/a against a target that is not an ftl-mock).
+    ("Phase 5: stream connections / reconnections", _connections, None),
+    ("Phase 5: reconnection rate", lambda m: pct(_reconnection_percent(m)), None),
+    ("Phase 5: mean stream connection (s)", lambda m: fmt(_server("mean_connection_s", m), 2), None),
+    ("Phase 5: events sent per second", lambda m: fmt(_server("events_per_s", m), 1), None),
+    ("Phase 5:   events sent by name", partial(_listed, "events_sent", 0), None),
+    ("Phase 5: client errors (4xx)", partial(_server, "client_errors"), None),
+    ("Phase 5: slow consumers dropped", partial(_server, "dropped_slow"), None),
 )
 VERSUS = {
     "live_update_requests": "live-update requests",

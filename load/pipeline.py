@@ -1,9 +1,10 @@
 """The one run pipeline under `compare` and `capacity`: a target, then for each step its jobs, plan and Locust run.
 
 A step is one headless Locust run of one scenario's plan. Every step is measured the same way (Locust's
-entries, the server's CPU time and request count, its open streams), and each command writes its reports here.
-A scenario runs against its contract design: consecutive steps of one design share a target, and a mock started
-here serves that design (`ftl-mock --design`); a given `--target` serves one design for every step.
+entries; from an ftl-mock's metrics its requests, CPU time, open streams and Phase 5 stream figures), and each
+command writes its reports here. A scenario runs against its contract design: consecutive steps of one design share
+a target, and a mock started here serves that design (`ftl-mock --design`); a given `--target` serves one design
+for every step.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ class Measured:
     peak_open_streams: int | None
     wall_s: float
     locust: LocustRun
+    server: dict[str, Any] | None = None
+    """An ftl-mock's own figures of the step (`ServerMetrics.since`), None for another target."""
 
 
 @contextmanager
@@ -166,21 +169,25 @@ def measure(
         web_port=run.web_port,
         web_hold_s=run.web_hold_s,
     )
+    metrics_before = target.metrics()
     cpu_before, served_before = target.cpu_seconds(), target.requests_served()
     started = time.monotonic()
     with StreamSampler(target, interval_s=sample_interval_s) as sampler:
         stats_json = run_locust(locust_run)
     wall = time.monotonic() - started
+    metrics_after = target.settled() if metrics_before is not None else None
     cpu_after, served_after = target.cpu_seconds(), target.requests_served()
+    server = metrics_after.since(metrics_before, wall) if metrics_before and metrics_after else None
     return Measured(
         plan=plan,
         entries=read_entries(stats_json),
-        server_cpu_s=difference(cpu_before, cpu_after),
-        # The server's own count of the requests it received, to hold against the client's.
-        server_requests=difference(served_before, served_after),
+        server_cpu_s=server["cpu_s"] if server else difference(cpu_before, cpu_after),
+        # The server's own count of the requests it answered, to hold against the client's.
+        server_requests=server["requests_total"] if server else difference(served_before, served_after),
         peak_open_streams=sampler.peak,
         wall_s=wall,
         locust=locust_run,
+        server=server,
     )
 
 

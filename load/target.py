@@ -1,13 +1,14 @@
 """The server under load: an ftl-mock this run starts, or a target URL given by the user.
 
-It sets up the run's jobs through the contract's `create_job`, reads the server's CPU time (when its
-process is known) and samples the mock's open-stream count while Locust runs.
+It sets up the run's jobs through the contract's `create_job`, reads an ftl-mock's metrics (requests, streams,
+events, CPU), else the server's CPU time when its process is known, and samples the open streams while Locust runs.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,14 @@ import psutil
 from cmdline import unreachable
 from load.errors import LoadError
 from load.plan import CreatedJob, presented
+from load.server_metrics import ServerMetrics
 from mockserver import process
 from mockserver.client import AdminClientError, MockAdmin
 from mockserver.process import MockProcess
 from spec import Contract
 
 CREATE_JOB = "create_job"
+SETTLE_S = 5.0  # how long a run's streams may take to close on the server before its figures are read
 DESIGN_ENV = "FTL_MOCK_DESIGN"
 
 
@@ -73,10 +76,26 @@ class Target:
         except (AdminClientError, httpx.HTTPError, ValueError, TypeError):
             return {}
 
+    def metrics(self) -> ServerMetrics | None:
+        """An ftl-mock's metrics now, or None when the target has none (not an ftl-mock, or locked)."""
+        try:
+            return ServerMetrics.parse(self.admin.metrics())
+        except (AdminClientError, httpx.HTTPError, ValueError):
+            return None
+
     def open_streams(self) -> int | None:
-        """Streams the mock reports open, or None when unknown."""
-        value = self.health().get("open_streams")
-        return value if isinstance(value, int) else None
+        """Streams the mock's metrics report open, or None when unknown."""
+        metrics = self.metrics()
+        return round(metrics.open_streams) if metrics is not None else None
+
+    def settled(self, timeout_s: float = SETTLE_S) -> ServerMetrics | None:
+        """The mock's metrics once the streams of a finished run have closed (or after `timeout_s`)."""
+        deadline = time.monotonic() + timeout_s
+        metrics = self.metrics()
+        while metrics is not None and metrics.open_streams > 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            metrics = self.metrics()
+        return metrics
 
     def requests_served(self) -> int | None:
         """Contract requests the mock has journaled since it started, or None when unknown."""

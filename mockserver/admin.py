@@ -18,13 +18,17 @@ from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from mockserver.access import ADMIN_TOKEN_HEADER, AdminGuard
 from mockserver.admin_routes import PREFIX, ROUTES, AdminRoute
 from mockserver.errors import MockError, plain_error
 from mockserver.faults import FaultError
+from mockserver.inspector import Feed, Page, wants_html
+from mockserver.inspector.feed import FeedBusy
+from mockserver.inspector.page import SECURITY_HEADERS
+from mockserver.metrics import MockMetrics
 from mockserver.scenarios import ScenarioError
 from mockserver.state import MockState
 from mockserver.store import StoreError
@@ -125,6 +129,9 @@ class Admin:
 
     def __init__(self, state: MockState) -> None:
         self.state = state
+        self.prometheus = MockMetrics(state)
+        self.feed = Feed(state, self.prometheus)
+        self.page = Page()
 
     async def _json_body(self, request: Request, default: Any = _NO_DEFAULT) -> Any:
         """The request's JSON body (bounded in size, time and depth); `default` when it is empty and one is given."""
@@ -307,6 +314,34 @@ class Admin:
             raise AdminError(400, str(exc)) from None
         return _json({"job_id": job_id, "inserted": len(stored), "total_count": stored[-1][1]})
 
+    async def metrics(self, request: Request) -> Response:
+        """The metrics in the Prometheus text format (OpenMetrics when the scraper asks for it)."""
+        body, content_type = self.prometheus.exposition(request.headers.get("accept"))
+        return Response(body, headers={"Content-Type": content_type})
+
+    async def events(self, request: Request) -> Response:
+        """The inspector's live feed: what changed in the mock, as server-sent events, until the client leaves."""
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        if request.method == "HEAD":
+            return Response(b"", media_type="text/event-stream", headers=headers)
+        try:
+            events = self.feed.open()
+        except FeedBusy as exc:
+            raise AdminError(503, str(exc)) from None
+        return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+
+    async def inspector_page(self, request: Request) -> Response:
+        """The inspector page (it holds no data: its script reads the guarded routes, with the token if one is set)."""
+        page = self.page.html
+        return Response(page.body, headers={"Content-Type": page.media_type, **SECURITY_HEADERS})
+
+    async def inspector_asset(self, request: Request) -> Response:
+        """The page's script or style sheet."""
+        asset = self.page.asset(request.path_params["asset"])
+        if asset is None:
+            raise AdminError(404, f"asset: the inspector has no file {request.path_params['asset']!r}")
+        return Response(asset.body, headers={"Content-Type": asset.media_type, **SECURITY_HEADERS})
+
     async def download(self, request: Request) -> Response:
         """A dataset file behind a signed download URL (`get_public_datasets`), gzipped JSONL.
 
@@ -356,11 +391,14 @@ class AdminRouter:
 
     def __init__(self, admin: Admin, routes: tuple[AdminRoute, ...] = ROUTES, guard: AdminGuard | None = None) -> None:
         by_path: dict[str, dict[str, tuple[Endpoint, bool]]] = {}
+        self.pages: dict[str, Endpoint] = {}
         for route in routes:
             methods = by_path.setdefault(route.path, {})
             if route.method in methods:
                 raise ValueError(f"admin route {route.method} {route.full_path} is declared twice")
             methods[route.method] = (getattr(admin, route.name), route.guarded)
+            if route.page is not None:
+                self.pages[route.path] = getattr(admin, route.page)
         self.paths = tuple(_Path(_pattern(path), path, methods) for path, methods in by_path.items())
         self.guard = guard if guard is not None else AdminGuard(None)
 
@@ -375,6 +413,9 @@ class AdminRouter:
         path = scope["path"][len(PREFIX) :].rstrip("/") or "/"
         candidate, matched = next(((c, m) for c in self.paths if (m := c.pattern.match(path))), (None, None))
         served = candidate.methods.get("GET" if method == "HEAD" else method) if candidate is not None else None
+        page = self.pages.get(candidate.template) if candidate is not None and method in ("GET", "HEAD") else None
+        if page is not None and matched is not None and wants_html(headers.get("accept")):
+            return await page(Request({**scope, "path_params": matched.groupdict()}, receive))
         if served is None or served[1]:
             refused = self.guard.unauthorized(headers.get(ADMIN_TOKEN_HEADER))
             if refused is not None:

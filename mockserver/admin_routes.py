@@ -21,6 +21,8 @@ class AdminRoute:
     """One admin endpoint: its method, its path below `PREFIX`, its name (the handler's and the client's), what it does.
 
     `guarded` routes need the admin token when one is set; a signed download carries its own credential.
+    `page` names the handler that answers a browser (`Accept: text/html`) instead, without the token:
+    a page that holds no data and reads everything through the guarded routes.
     """
 
     method: str
@@ -28,6 +30,7 @@ class AdminRoute:
     name: str
     summary: str
     guarded: bool = True
+    page: str | None = None
 
     @property
     def full_path(self) -> str:
@@ -48,7 +51,13 @@ class AdminRoute:
 
 
 ROUTES: tuple[AdminRoute, ...] = (
-    AdminRoute("GET", "/", "index", "this list of admin endpoints"),
+    AdminRoute(
+        "GET",
+        "/",
+        "index",
+        "this list of admin endpoints; a browser (Accept: text/html) gets the inspector page",
+        page="inspector_page",
+    ),
     AdminRoute(
         "GET", "/health", "health", "status, uptime, operations, open streams, journal size, faults, rate limit"
     ),
@@ -72,6 +81,15 @@ ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("PUT", "/streams/{jobId}", "bind_stream", "bind a scenario to a job's streams"),
     AdminRoute("DELETE", "/streams/{jobId}", "unbind_stream", "unbind a job's scenario; its streams go live again"),
     AdminRoute("POST", "/jobs/{jobId}/predictions", "insert_predictions", "store generated predictions of a job"),
+    AdminRoute(
+        "GET", "/metrics", "metrics", "Prometheus metrics: requests, latency, streams, events sent, errors, journal"
+    ),
+    AdminRoute(
+        "GET", "/events", "events", "live updates for the inspector page (text/event-stream): journal, streams, …"
+    ),
+    AdminRoute(
+        "GET", "/inspector/{asset}", "inspector_asset", "the inspector page's script and style sheet", guarded=False
+    ),
     AdminRoute(
         "GET",
         "/storage/{datasetId}",

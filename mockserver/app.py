@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+from time import perf_counter
 
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -14,7 +15,7 @@ import spec
 from mockserver.access import AdminGuard, HostCheck
 from mockserver.admin import PREFIX, Admin, AdminRouter
 from mockserver.auth import Authenticator
-from mockserver.dispatch import Dispatcher
+from mockserver.dispatch import ENTRY, Dispatcher
 from mockserver.faults import Faults
 from mockserver.journal import Journal, Secrets
 from mockserver.ratelimit import RateLimiter
@@ -38,6 +39,7 @@ class MockApp:
         self.admin = admin
         self.hosts = HostCheck(state.settings.host, state.settings.allowed_hosts)
         self.cors = _cross_origin(self.dispatcher) if state.settings.cors else None
+        self._stream_operation = state.contract.stream.operation.operation_id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -50,13 +52,27 @@ class MockApp:
                 await self.admin(scope, receive, send)
             # Only a browser's cross-origin request carries Origin; the others skip the CORS layer entirely.
             elif self.cors is not None and _has_origin(scope["headers"]):
-                await self.cors(scope, receive, send)
+                await self._counted(self.cors, scope, receive, send)
             else:
-                await self.dispatcher(scope, receive, send)
+                await self._counted(self.dispatcher, scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
             await send({"type": "websocket.close", "code": 1000})
+
+    async def _counted(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve a contract request, then count it by its journal entry (a CORS preflight has none)."""
+        started = perf_counter()
+        try:
+            await app(scope, receive, send)
+        finally:
+            entry = scope.get(ENTRY)
+            if entry is not None:
+                status = entry.status
+                # A stream's time is its connection's, timed by the stream hub.
+                streamed = entry.operation_id == self._stream_operation and status is not None and status < 300
+                elapsed = None if streamed else perf_counter() - started
+                self.state.requests.record(entry.operation_id, status, entry.violations, elapsed)
 
     async def _misdirected(self, host: str, send: Send) -> None:
         """421 for a `Host` this mock does not answer to (a page on another site reaching it by DNS rebinding)."""

@@ -11,7 +11,7 @@ Imports only httpx and the route table, so a test or a Locust driver can use it 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -265,6 +265,23 @@ class MockAdmin:
         """Store `count` generated predictions of the job now, or `rate` per second in the background."""
         body: dict[str, Any] = {"count": count, "epoch": epoch, **({"rate": rate} if rate is not None else {})}
         return dict(self._json("insert_predictions", body=body, jobId=job_id))
+
+    def metrics(self) -> str:
+        """The Prometheus text exposition of the mock's metrics (parse it with `prometheus_client.parser`)."""
+        return self.call("metrics").text
+
+    def events(self) -> Iterator[str]:
+        """The inspector's live feed, line by line (it never ends on its own: stop reading when done)."""
+        found = route("events")
+        with self._client.stream("GET", self.url + found.path_for(), headers=self.headers, timeout=None) as answer:
+            if not answer.is_success:
+                answer.read()
+                raise AdminClientError(found, answer.status_code, _message(answer))
+            yield from answer.iter_lines()
+
+    def inspector_asset(self, asset: str) -> bytes:
+        """A file of the inspector page (`inspector.js`, `inspector.css`)."""
+        return self.call("inspector_asset", asset=asset).content
 
     def download(self, dataset_id: str, *, expires: str, token: str) -> bytes:
         """A dataset file (gzipped JSONL) behind a signed download URL's expiry and token."""

@@ -26,6 +26,7 @@ from mockserver.validation import ClientGone, Rejection, RequestValidator
 from spec import Operation
 
 logger = logging.getLogger("mockserver")
+ENTRY = "ftl.entry"  # the scope key of the request's journal entry, which the app counts once it is answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,7 @@ class Dispatcher:
         method: str = scope["method"]
         path: str = scope["path"]
         entry = self.state.journal.record(method, path, scope.get("query_string", b""), scope["headers"])
+        scope[ENTRY] = entry
         match = self.router.match(method, path)
         op = match.operation
         if op is None:

@@ -23,6 +23,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from mockserver.counters import StreamCounters, event_name
 from mockserver.protocol import ABORT_EXTENSION
 from mockserver.samples import sample
 from mockserver.wire import text
@@ -33,6 +34,7 @@ GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip member, not a bare zlib stream
 
 Projection = Callable[[str], Any]
 """What an operation would answer about one job (`get_prediction_trends`' body), for a `push` rule."""
+TAIL = 8  # chunks each stream remembers for the inspector page
 
 
 class StreamError(ValueError):
@@ -136,7 +138,8 @@ class Subscription:
     """One open stream: a bounded queue of chunks the response writes, and its close state.
 
     `sending` is true while its writer waits for the client to take a chunk; `aborter` (set by the writer when
-    the server offers one) drops the connection of a consumer that will not take one.
+    the server offers one) drops the connection of a consumer that will not take one. `client`, `opened`,
+    `events` and `tail` (the last chunks written) are what the inspector page shows of it.
     """
 
     __slots__ = (
@@ -144,13 +147,19 @@ class Subscription:
         "_waiter",
         "aborter",
         "beating",
+        "client",
         "closed",
+        "counters",
+        "events",
         "job_id",
         "limit",
         "match",
+        "opened",
         "queue",
         "reason",
         "sending",
+        "started",
+        "tail",
     )
 
     def __init__(self, job_id: str, limit: int, match: Any = None) -> None:
@@ -165,6 +174,21 @@ class Subscription:
         self.sending = False
         self.aborter: Callable[[], None] | None = None
         self._waiter: asyncio.Future[None] | None = None
+        self.client = ""
+        self.opened = time.time()
+        self.started = time.monotonic()
+        self.events = 0
+        self.tail: deque[bytes] = deque(maxlen=TAIL)
+        self.counters: StreamCounters | None = None
+
+    def wrote(self, chunk: bytes) -> None:
+        """Count a chunk the writer handed to the connection: the tail, and an event if it starts one."""
+        self.tail.append(chunk)
+        name = event_name(chunk)
+        if name is not None:
+            self.events += 1
+            if self.counters is not None:
+                self.counters.sent(name)
 
     def abort(self) -> None:
         """Drop the connection now, without a last chunk (the writer stuck on it then returns)."""
@@ -265,11 +289,14 @@ class StreamHub:
         self._filter_pointer = str(found["item_pointer"]) if found is not None else None
         self.user_limit = int(stream.limit["streams"]) if stream.limit is not None else None
         self._users: dict[str, int] = {}
+        self.counters = StreamCounters()
+        self.stopping = False
 
     # lifecycle
 
     async def start(self) -> None:
         """Start the heartbeat scheduler (one task for all streams)."""
+        self.stopping = False
         if self._clock is None:
             self._kick = asyncio.Event()
             self._clock = asyncio.create_task(self._heartbeats(), name="ftl-mock heartbeats")
@@ -280,6 +307,7 @@ class StreamHub:
         Each stream ends with its last chunk; one whose consumer has stopped reading cannot take it, so after
         `grace_s` seconds the connections still open are aborted (a shutdown never waits on a stuck client).
         """
+        self.stopping = True
         for sub in list(self._streams):
             sub.close("shutdown")
         deadline = time.monotonic() + grace_s
@@ -305,6 +333,10 @@ class StreamHub:
         """Streams closed because their consumer fell more than `queue_size` messages behind."""
         return self._dropped_slow
 
+    def streams(self) -> list[Subscription]:
+        """The open streams, oldest first."""
+        return sorted(self._streams, key=lambda sub: sub.started)
+
     def subscribers(self, job_id: str) -> int:
         """Open streams of one job that receive its predictions."""
         return len(self._jobs.get(job_id, ()))
@@ -312,10 +344,20 @@ class StreamHub:
     # subscriptions
 
     def subscribe(
-        self, job_id: str, *, predictions: bool = True, heartbeats: bool = True, match: Any = None
+        self,
+        job_id: str,
+        *,
+        predictions: bool = True,
+        heartbeats: bool = True,
+        match: Any = None,
+        client: str = "",
     ) -> Subscription:
-        """Open a stream for `job_id` (of only the items whose `filter` value is `match`, if given)."""
+        """Open a stream for `job_id` (to the `client` address; of only the items whose `filter` value is `match`,
+        if given); release it with `unsubscribe`."""
         sub = Subscription(job_id, self.queue_size, match)
+        sub.client = client
+        sub.counters = self.counters
+        self.counters.connected(job_id, _host(client))
         self._streams.add(sub)
         self._open += 1
         self.attach(sub, predictions=predictions, heartbeats=heartbeats)
@@ -343,6 +385,7 @@ class StreamHub:
         self._open -= 1
         self._streams.discard(sub)
         sub.queue.clear()
+        self.counters.closed(sub.job_id, _host(sub.client), time.monotonic() - sub.started)
 
     def on_prediction(self, job_id: str, row: dict[str, Any], total_count: int) -> None:
         """Store listener: frame the event once and queue it on every open stream of the job.
@@ -492,6 +535,11 @@ class StreamHub:
             await asyncio.sleep(0)
 
 
+def _host(client: str) -> str:
+    # A reconnection comes from a new port of the same host.
+    return client.rpartition(":")[0] or client
+
+
 # --- the response -----------------------------------------------------------------------------
 
 
@@ -504,6 +552,12 @@ def stream_headers(stream: StreamContract) -> list[tuple[bytes, bytes]]:
         if value is not None:
             headers.append((name.lower().encode("latin-1"), str(value).encode("latin-1")))
     return headers
+
+
+def peer(scope: Scope) -> str:
+    """The client's address of a request (`127.0.0.1:51234`), or empty when the server gives none."""
+    client = scope.get("client")
+    return f"{client[0]}:{client[1]}" if client else ""
 
 
 async def _until_disconnect(receive: Receive) -> None:
@@ -564,6 +618,7 @@ class StreamWriter:
         self.sub.sending = True
         try:
             await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+            self.sub.wrote(chunk)
         finally:
             self.sub.sending = False
 
@@ -617,7 +672,7 @@ class LiveStream(EventStream):
         hub = self.hub
         coding = content_coding(hub.stream, scope)
         headers = [*self.raw_headers, (b"content-encoding", coding.encode())] if coding else self.raw_headers
-        sub = hub.subscribe(self.job_id, match=self.match)
+        sub = hub.subscribe(self.job_id, match=self.match, client=peer(scope))
         writer = StreamWriter(sub, send, receive, scope, coding=coding)
         try:
             sub.queue.extend(hub.frames(self.job_id))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from mockserver.counters import RequestCounters
 from mockserver.faults import Faults
 from mockserver.journal import Journal
 from mockserver.ratelimit import RateLimiter
@@ -33,6 +34,7 @@ class MockState:
     limiter: RateLimiter = field(default_factory=RateLimiter)
     signer: UrlSigner = field(default_factory=UrlSigner)
     started_at: float = field(default_factory=time.monotonic)
+    requests: RequestCounters = field(default_factory=RequestCounters)
 
     def scaled(self, milliseconds: float) -> float:
         """A server-side interval in seconds after `--time-scale`."""

@@ -17,8 +17,10 @@ from conftest import ALICE_KEY
 from servers import ProcessServer
 
 import spec
+from contracts.ownership import CROSS_USER_ACCESS
 from mockserver.app import create_app
 from mockserver.settings import Settings
+from mockserver.state import MockState
 from spec import Contract, Operation, pointers
 
 Message = MutableMapping[str, Any]
@@ -41,8 +43,30 @@ class Defect:
     request: Callable[[Scope, Operation], Scope | Reply] | None = None
     response: Callable[[Operation, int, list[tuple[bytes, bytes]], bytes], Reply] | None = None
     event: Callable[[str, Any], list[tuple[str, Any]]] | None = None
+    # Acts on the mock's own store before the mock sees the request (the owner checks a platform lacks).
+    owner: Callable[[Seen, MockState], Reply | None] | None = None
+    # The known divergences that describe this very defect on the platform (the self-test leaves them out).
+    reproduces: tuple[str, ...] = ()
     # Defects of one group run together in the full-run test (each on its own operations or events).
     group: int = 1
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A request as an `owner` defect sees it: its operation, path parameters, headers and JSON body."""
+
+    operation: Operation
+    params: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+
+    def caller(self, state: MockState) -> str | None:
+        """The user the request's credentials name (a key or a session)."""
+        accounts = state.store.accounts
+        key = self.headers.get("x-api-key")
+        bearer = self.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        found = accounts.api_key(key or bearer) if key or bearer.startswith("wak_") else None
+        return found.user_id if found is not None else accounts.session_user(bearer)
 
 
 # --- request rewrites ------------------------------------------------------------------------
@@ -158,11 +182,53 @@ def _subject_pointer(event: str) -> str:
 
 
 STREAM_OP = (STREAM.operation.operation_id,)
+OWNERSHIP = CROSS_USER_ACCESS
 COUNTED = str(STREAM.counter["event"])
 
 
 def _server_error(scope: Scope, operation: Operation) -> Reply:
     return 500, JSON_HEADERS, b'{"error":"Internal server error"}'
+
+
+# --- missing owner checks (the platform's holes, §1.5) -------------------------------------------
+
+
+def _upsert_takes_over(seen: Seen, state: MockState) -> Reply | None:
+    """The job upsert finds a job across all users and hands it to the caller (§4.4)."""
+    job_id = seen.body.get("job_id") if isinstance(seen.body, dict) else None
+    job = state.store.jobs.get(job_id) if isinstance(job_id, str) else None
+    caller = seen.caller(state)
+    if job is not None and caller is not None and job.get("user_id") != caller:
+        state.store.jobs.put({**job, "user_id": caller})
+    return None
+
+
+def _items_under_their_own_job(seen: Seen, state: MockState) -> Reply | None:
+    """A job token opens the envelope's job; each item is stored under its own `job_id` (§2.5)."""
+    body = seen.body if isinstance(seen.body, dict) else {}
+    job = state.store.jobs.get(str(body.get("job_id")))
+    items = body.get("predictions")
+    token = seen.headers.get("authorization", "").removeprefix("Bearer ")
+    if job is None or job.get("job_token") != token or not isinstance(items, list):
+        return None
+    media = seen.operation.request_body.content["application/json"] if seen.operation.request_body else None
+    if media is None or media.schema is None or not media.schema.is_valid(body):
+        return None  # the mock's validation answers it
+    if not all(state.store.jobs.get(item["job_id"]) for item in items):
+        return None
+    if all(item["job_id"] == job["id"] for item in items):
+        return None
+    stored = state.store.predictions.insert(items)
+    return 200, JSON_HEADERS, json.dumps({"success": True, "count": len(stored)}).encode()
+
+
+def _delete_any_owner(seen: Seen, state: MockState) -> Reply | None:
+    """A delete that looks the configuration up by id alone, whoever owns it."""
+    config = state.store.configs.get(seen.params.get("id", ""))
+    caller = seen.caller(state)
+    if config is not None and caller is not None:
+        state.store.configs.put({**config, "user_id": caller})
+    return None
 
 
 # HTTP defects break operations on a job (so only provisioning reaches their success answers), one
@@ -215,6 +281,24 @@ DEFECTS: tuple[Defect, ...] = (
     ),
     Defect("prediction_never_streamed", STREAM_OP, "live_prediction_delivery", event=_drop(COUNTED), group=2),
     Defect("stream_as_text_plain", STREAM_OP, "stream_content_type", response=_content_type(b"text/plain")),
+    # Ownership defects (the checks the platform lacks): each on its own operation, so they share group 2.
+    Defect(
+        "takeover_by_upsert",
+        ("create_job",),
+        OWNERSHIP,
+        owner=_upsert_takes_over,
+        reproduces=("job-upsert-takes-over",),
+        group=2,
+    ),
+    Defect(
+        "cross_job_write",
+        ("create_predictions",),
+        OWNERSHIP,
+        owner=_items_under_their_own_job,
+        reproduces=("predictions-item-other-job",),
+        group=2,
+    ),
+    Defect("delete_without_owner_check", ("delete_config",), OWNERSHIP, owner=_delete_any_owner, group=2),
 )
 BY_NAME = {defect.name: defect for defect in DEFECTS}
 
@@ -248,8 +332,20 @@ class DefectMiddleware:
             request=next((d.request for d in chosen if d.request is not None), None),
             response=next((d.response for d in chosen if d.response is not None), None),
             event=_chained(events) if events else None,
+            owner=next((d.owner for d in chosen if d.owner is not None), None),
         )
         operation = found[0]
+        if defect.owner is not None:
+            raw, receive = await _buffered(receive)
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = None
+            reply = defect.owner(Seen(operation, dict(found[1]), headers, body), self.app.state)
+            if reply is not None:
+                await _reply(send, *reply)
+                return
         if defect.request is not None:
             rewritten = defect.request(scope, operation)
             if isinstance(rewritten, tuple):
@@ -262,6 +358,24 @@ class DefectMiddleware:
         if defect.event is not None:
             send = _stream_rewriter(send, defect.event)
         await self.app(scope, receive, send)
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole request body, and a `receive` that hands it to the app again."""
+    chunks = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.extend(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    replay = [{"type": "http.request", "body": bytes(chunks), "more_body": False}]
+
+    async def again() -> Message:
+        return replay.pop() if replay else await receive()
+
+    return bytes(chunks), again
 
 
 def _chained(rewrites: list[Callable[[str, Any], list[tuple[str, Any]]]]) -> Callable[..., list[tuple[str, Any]]]:

@@ -1,16 +1,19 @@
 """A double of the hosted FineTune Lab platform, written from the reference notes, quirks included.
 
-It serves a dozen operations as the platform's route handlers do (reference §1-§5): the predictions
-reads and upload, the prediction stream at a short real heartbeat, jobs, metrics, logs and errors. It
-has no admin API and knows nothing of ftl-mock: a job is created through `create_job`, data arrives
-through the job-token routes, the rest is what the platform does, including what the contract calls
-a divergence (a NaN `epoch` is a 500, items are not checked, a body `user_id` skips authentication,
-logs and errors answer 503 because no training server is attached, the stream's Content-Type has a
-charset). Operations are found from the spec's paths; their behaviour comes from the reference.
+It serves fifteen operations as the platform's route handlers do (reference §1-§5, §8): the predictions
+reads and upload, the prediction stream at a short real heartbeat, jobs, metrics, logs and errors, and
+the RunPod and Kaggle deployment reads. It has no admin API and knows nothing of ftl-mock: a job is
+created through `create_job`, data arrives through the job-token routes, the rest is what the platform
+does, including what the contract calls a divergence (a NaN `epoch` is a 500, items are not checked, a
+body `user_id` skips authentication, logs and errors answer 503 because no training server is attached,
+the stream's Content-Type has a charset) and the ownership holes of §1.5: the job upsert takes over
+another user's job, prediction items go under their own `job_id` and `user_id`, and any user reads or
+stops any RunPod pod and reads any Kaggle run. Its users already have one pod and one notebook run each
+(`RUNPOD_POD`, `KAGGLE_RUN`: the gate cannot create billed deployments on a target). Operations are found
+from the spec's paths; their behaviour comes from the reference.
 
 `PlatformDouble(heartbeat_s=…)` is the ASGI app; `defect=` adds one deliberate defect of a class
 (status, schema, content type, auth bypass, 500 everywhere, a lost event) for the gate's tests.
-Later issues add to it (the ownership holes of §1.5).
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ ALICE_KEY = "wak_Cm6oPD3RYBiZMVRI3iKNLnUFfzDym7Wz"
 ALICE_WORKER_KEY = "wak_1lfHQQqEunmnlsxSgiDhUVKQGprdjvx3"
 BOB_KEY = "wak_AcjLqNO2yazrE6Mb4IGttdGHWl4QLdKz"
 ALICE_JWT, BOB_JWT = "double-session-alice", "double-session-bob"
+# Alice's RunPod pod and Kaggle notebook run, as RunPod and Kaggle know them.
+RUNPOD_POD = "3f6d0c9a-7b1e-4d2f-a5c8-91e0b4d7f623"
+KAGGLE_RUN = "alice-double/support-bot-sft"
 KEY_FORMAT = re.compile(r"^wak_[A-Za-z0-9]{32}$")
 INTEGER = re.compile(r"^-?\d+$")
 NUMBER = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
@@ -229,6 +235,21 @@ class Store:
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     predictions: list[dict[str, Any]] = field(default_factory=list)
     metrics: list[dict[str, Any]] = field(default_factory=list)
+    # What RunPod and Kaggle hold, by pod or run id: the platform keeps no owner check between.
+    pods: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {
+            RUNPOD_POD: {
+                "status": "running",
+                "cost_per_hour": 1.99,
+                "pod_url": f"https://{RUNPOD_POD}-8888.proxy.runpod.net",
+            }
+        }
+    )
+    kaggle_runs: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {
+            KAGGLE_RUN: {"status": "running", "notebook_url": f"https://www.kaggle.com/code/{KAGGLE_RUN}"}
+        }
+    )
 
     def job(self, job_id: str, user: str) -> dict[str, Any] | None:
         """A job by (id, user_id): someone else's job is as missing as an unknown one (§1.5)."""
@@ -295,6 +316,9 @@ class PlatformDouble:
             "record_metric": self.record_metric,
             "get_logs": self.get_logs,
             "get_errors": self.get_errors,
+            "get_runpod_deployment": self.get_runpod_deployment,
+            "delete_runpod_deployment": self.delete_runpod_deployment,
+            "get_kaggle_deployment": self.get_kaggle_deployment,
         }
 
     @property
@@ -726,6 +750,58 @@ class PlatformDouble:
         if isinstance(checked, Response):
             return checked
         return _error(503, "Failed to connect to local training server", "fetch failed")
+
+    # --- deployments (§8) -------------------------------------------------------------------------
+
+    def pattern_c(self, request: Request) -> str | Response:
+        """JWT only (§1.4 C): the user, or the 401 the deployment routes answer."""
+        if not request.headers.get("authorization"):
+            return _error(401, "Missing authorization header")
+        user = self._jwt(request)
+        return user if user is not None else _error(401, "Unauthorized")
+
+    def _pod(self, request: Request, failure: str) -> tuple[str, dict[str, Any]] | Response:
+        """The pod a RunPod route names, as RunPod knows it, or the route's error (§8.1)."""
+        user = self.pattern_c(request)
+        if isinstance(user, Response):
+            return user
+        pod_id = request.query_params.get("deployment_id")
+        if not pod_id:
+            return _error(400, "Missing deployment_id parameter")
+        # No owner check on the pod: RunPod is asked about any id.
+        pod = self.store.pods.get(pod_id)
+        return (pod_id, pod) if pod is not None else _error(500, failure, "RunPod API error: pod not found")
+
+    async def get_runpod_deployment(self, request: Request, params: dict[str, str]) -> Response:
+        found = self._pod(request, "Failed to get deployment status")
+        if isinstance(found, Response):
+            return found
+        pod_id, pod = found
+        cost = {"actual_cost": 0.5, "cost_per_hour": pod["cost_per_hour"], "currency": "USD", "estimated_cost": 0}
+        return JSONResponse({"deployment_id": pod_id, "status": pod["status"], "pod_url": pod["pod_url"], "cost": cost})
+
+    async def delete_runpod_deployment(self, request: Request, params: dict[str, str]) -> Response:
+        found = self._pod(request, "Failed to stop deployment")
+        if isinstance(found, Response):
+            return found
+        pod_id, pod = found
+        pod["status"] = "stopped"
+        return JSONResponse(
+            {"deployment_id": pod_id, "status": "stopped", "message": "RunPod deployment stopped successfully"}
+        )
+
+    async def get_kaggle_deployment(self, request: Request, params: dict[str, str]) -> Response:
+        run_id = request.query_params.get("deployment_id")
+        if not run_id:
+            return _error(400, "Missing required parameter: deployment_id")
+        user = self.pattern_c(request)
+        if isinstance(user, Response):
+            return user
+        # No ownership check in the database: Kaggle is asked about any run (§8.5).
+        run = self.store.kaggle_runs.get(run_id)
+        if run is None:
+            return _error(500, "Failed to get deployment status", "Kaggle API error: 404")
+        return JSONResponse({"deployment_id": run_id, "status": run["status"], "notebook_url": run["notebook_url"]})
 
 
 # --- helpers ---------------------------------------------------------------------------------------

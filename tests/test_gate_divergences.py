@@ -12,15 +12,12 @@ import spec
 from contracts.divergences import DEFAULT_FILE, classify, load, matcher
 from contracts.errors import GateError
 from contracts.exchange import Exchange
-from contracts.gate import SUCCESS_CHECK
-from contracts.lifecycle import LIFECYCLE_CHECKS
-from contracts.live_check import ALL_CHECKS
+from contracts.gate import SUCCESS_CHECK, check_names
 from contracts.provisioning import PLACEHOLDERS
 from contracts.results import Results, Verdict, Violation
-from contracts.runner import REQUEST_ERROR_CHECK, Runner
 
 CONTRACT = spec.load()
-CHECKS = [*Runner.check_names(CONTRACT), REQUEST_ERROR_CHECK, *ALL_CHECKS, *LIFECYCLE_CHECKS]
+CHECKS = check_names(CONTRACT)
 NAN_EPOCH = {
     "id": "nan-epoch",
     "operation": "get_predictions",

@@ -16,15 +16,13 @@ from servers import ProcessServer
 import spec
 from contracts.credentials import Authenticator, Credentials
 from contracts.divergences import DEFAULT_FILE, Divergence, load
-from contracts.lifecycle import LIFECYCLE_CHECKS
-from contracts.live_check import ALL_CHECKS
+from contracts.gate import check_names
 from contracts.probes import Prober, ProbeState
 from contracts.provisioning import PLACEHOLDERS, Provisioner, Resources
 from contracts.results import Results
-from contracts.runner import REQUEST_ERROR_CHECK, Runner
 
 CONTRACT = spec.load()
-CHECKS = [*Runner.check_names(CONTRACT), REQUEST_ERROR_CHECK, *ALL_CHECKS, *LIFECYCLE_CHECKS]
+CHECKS = check_names(CONTRACT)
 ENTRIES = {entry.id: entry for entry in load(DEFAULT_FILE, CONTRACT, CHECKS, PLACEHOLDERS)}
 NAN_EPOCH = ENTRIES["predictions-epoch-not-a-number"]
 

@@ -50,10 +50,13 @@ def journal(mock: MockProcess) -> list[dict]:
 
 def test_provisioning_creates_every_kind_through_the_api(mock: MockProcess) -> None:
     auth = Authenticator(CONTRACT, Credentials(api_key=ALICE_KEY, bearer=ALICE_SESSION_TOKEN))
-    resources = Provisioner(CONTRACT, auth, mock.url, Results()).provision({kind.name for kind in KINDS}, {"config"})
+    provisioner = Provisioner(CONTRACT, auth, mock.url, Results(), billed=True)
+    resources = provisioner.provision({kind.name for kind in KINDS}, {"config"})
     assert resources.missing == {}
     for name in ("job.id", "job.token", "job.user_id", "dataset.id", "config.id", "config_spare.id", "baseline.id"):
         assert resources.values.get(name), name
+    # Every deployment too (billed ones are created on a mock only); the pod trains the config's dataset.
+    assert all(resources.values.get(f"{kind.name}.id") for kind in KINDS if kind.billed)
     assert resources.values["batch.id"]
     sent = journal(mock)
     assert all(entry["operation_id"] for entry in sent), [e["path"] for e in sent if not e["operation_id"]]
@@ -65,6 +68,18 @@ def test_provisioning_creates_every_kind_through_the_api(mock: MockProcess) -> N
         timeout=10,
     ).json()["epochs"]
     assert len(epochs) == 2
+
+
+def test_a_billed_deployment_is_never_created_on_a_target(mock: MockProcess) -> None:
+    auth = Authenticator(CONTRACT, Credentials(api_key=ALICE_KEY, bearer=ALICE_SESSION_TOKEN))
+    resources = Provisioner(CONTRACT, auth, mock.url, Results()).provision({"runpod"})
+    why = "creating one would start a billed deployment (create_runpod_deployment) (or pass --existing runpod=ID)"
+    assert resources.missing == {"runpod": why}
+    # Nor what only it would need (a configuration with a dataset attached).
+    assert resources.values == {}
+    assert journal(mock) == []
+    # Billed kinds are kept from the fuzzer, whose deletes would stop them.
+    assert "get_runpod_deployment" not in bindings(CONTRACT)
 
 
 def test_existing_ids_replace_what_would_be_created(mock: MockProcess) -> None:

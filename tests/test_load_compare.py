@@ -88,9 +88,34 @@ def assert_counts(result: dict[str, Any]) -> None:
     )
     assert polling["failures"] == 0
     assert sse["failures"] == 0
-    # The mock's journal saw exactly the requests the users report.
+    # The mock's metrics count exactly the requests the users report, by operation.
     assert polling["server_requests"] == polling["http_requests"]
     assert sse["server_requests"] == sse["http_requests"]
+    for mode in (polling, sse):
+        tabs = JOBS * TABS
+        assert mode["server"]["requests"] == {
+            **({"stream_predictions": tabs} if mode is sse else {}),
+            "get_predictions": tabs,
+            "get_prediction_trends": tabs + mode["counts"]["poll"] + mode["counts"]["refetch"],
+            "create_predictions": mode["counts"]["upload"],
+        }
+        assert mode["server"]["client_errors"] == 0
+        assert mode["server"]["dropped_slow"] == 0
+    assert_phase_5(polling["server"], sse["server"], sse)
+
+
+def assert_phase_5(polling: dict[str, Any], sse: dict[str, Any], sse_summary: dict[str, Any]) -> None:
+    """The design note's Phase 5 figures, from the mock's own metrics, agree with what the tabs saw."""
+    assert polling["connections"] == 0 and polling["events_sent"] == {}
+    assert sse["connections"] == JOBS * TABS
+    assert sse["reconnections"] == 0 and sse["reconnection_rate"] == 0
+    # Every stream was held for the whole run (2.5 s of wall time at 1/240), then closed.
+    assert 1.0 < sse["mean_connection_s"] < sse_summary["wall_s"]
+    sent, received = sse["events_sent"], sse_summary["events"]
+    assert sent["connected"] == received["connected"] == JOBS * TABS
+    assert sent["prediction"] == received["prediction"]
+    assert sent["heartbeat"] >= received.get("heartbeat", 0)
+    assert sse["events_per_s"] == pytest.approx(sum(sent.values()) / sse_summary["wall_s"], rel=1e-3)  # JSON rounds
 
 
 @pytest.mark.slow
@@ -105,4 +130,7 @@ def test_compare_counts_match_the_workload(tmp_path: Path) -> None:
     assert csv_count(tmp_path / "sse_stats.csv", "stream: connect") == JOBS * TABS
     for name in ("polling.html", "sse.html", "compare.md", "compare.png", "polling_stats_history.csv"):
         assert (tmp_path / name).stat().st_size > 0, name
-    assert "| live-update requests per job-hour |" in (tmp_path / "compare.md").read_text()
+    report = (tmp_path / "compare.md").read_text()
+    assert "| live-update requests per job-hour |" in report
+    assert "| Phase 5: stream connections / reconnections | 0 / 0 | 4 / 0 |" in report
+    assert "| Phase 5: client errors (4xx) | 0 | 0 |" in report

@@ -263,10 +263,14 @@ ADMIN_CALLS: dict[str, dict] = {
 
 def test_every_listed_admin_route_answers(client) -> None:
     dataset = client.get("/__mock/data").json()["datasets"][0]["id"]
-    values = {"jobId": DEMO_JOB, "datasetId": dataset}
+    values = {"jobId": DEMO_JOB, "datasetId": dataset, "asset": "inspector.js"}
     for route in ROUTES:
         endpoint = f"{route.method} {route.full_path}"
         url = route.path_for(**{name: values[name] for name in route.parameters})
+        if endpoint == "GET /__mock/events":  # the inspector's feed never ends: its first event is the answer
+            with client.stream(route.method, url) as feed:
+                assert feed.status_code == 200 and next(feed.iter_lines()) == "event: hello", endpoint
+            continue
         response = client.request(route.method, url, **ADMIN_CALLS.get(endpoint, {}))
         assert response.status_code < 400 or endpoint.endswith("{datasetId}"), (endpoint, response.text)
         assert response.status_code not in (404, 405), (endpoint, response.text)

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ALICE_KEY, ALICE_SESSION_TOKEN, BOB_KEY, ROOT, console_script
+from tests.conftest import ALICE_KEY, ALICE_SESSION_TOKEN, BOB_KEY, BOB_SESSION_TOKEN, ROOT, console_script
 from tests.test_load_compare import assert_counts
 
 README = ROOT / "README.md"
@@ -132,6 +132,17 @@ RUN_REPORTS = {
     ),
 }
 
+
+def readme_file(name: str) -> str:
+    """A file the README shows in full: the code block right after the line that ends with `name`:."""
+    text = README.read_text(encoding="utf-8")
+    found = re.search(rf"`{re.escape(name)}`:\n\n```\w*\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    assert found, f"the README shows no {name}"
+    return found.group(1)
+
+
+CLIENT_SHORT = {"FTL_GATE_CLIENT_CASE": "training-run,crlf"}  # two cases instead of every scenario file
+
 COMMANDS: dict[str, Run] = {
     # --- the two set-up commands -----------------------------------------------------------------------
     "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/ftl-gate": Run(
@@ -144,7 +155,10 @@ COMMANDS: dict[str, Run] = {
     "ftl-mock": Run(
         env={"FTL_MOCK_PORT": "{port}"},
         server=True,
-        then=('curl -s -H "X-API-Key: wak_j6S4qYhLagyZf5dM0YG2x1AqBunB27b4" http://127.0.0.1:8765/api/training/jobs',),
+        then=(
+            'curl -s -H "X-API-Key: wak_j6S4qYhLagyZf5dM0YG2x1AqBunB27b4" http://127.0.0.1:8765/api/training/jobs',
+            "curl -s http://127.0.0.1:8765/__mock/metrics | grep ftl_mock_requests_total",
+        ),
         says=("url:       http://127.0.0.1:",),
     ),
     'curl -s -H "X-API-Key: wak_j6S4qYhLagyZf5dM0YG2x1AqBunB27b4" http://127.0.0.1:8765/api/training/jobs': Run(
@@ -160,18 +174,24 @@ COMMANDS: dict[str, Run] = {
     "ftl-gate --design sse-push --include predictions": Run(
         env=GATE_SHORT, says=("design sse-push) · seed", "ftl-gate: passed:")
     ),
+    # After the request above, the mock's metrics count it (the README shows this line).
+    "curl -s http://127.0.0.1:8765/__mock/metrics | grep ftl_mock_requests_total": Run(
+        replace={"http://127.0.0.1:8765": "{server}"},
+        says=('ftl_mock_requests_total{operation_id="list_jobs",status="200",validation="passed"} 1.0',),
+    ),
     # --- ftl-gate ---------------------------------------------------------------------------------------
     "ftl-gate                                                   # the whole contract against the embedded mock": Run(
         env=GATE_SHORT, says=("ftl-gate: passed:",)
     ),
     'ftl-gate --base-url "$PREVIEW_URL" --api-key "$KEY" --bearer "$JWT" --other-api-key "$KEY2" '
-    "--junit-xml reports/gate.xml --report reports/gate.md": Run(
+    '--other-bearer "$JWT2" --junit-xml reports/gate.xml --report reports/gate.md': Run(
         mock_args=("--time-scale", "0.05"),
         env={
             "PREVIEW_URL": "{mock}",
             "KEY": ALICE_KEY,
             "JWT": ALICE_SESSION_TOKEN,
             "KEY2": BOB_KEY,
+            "JWT2": BOB_SESSION_TOKEN,
             "FTL_GATE_TIME_SCALE": "0.05",
             **GATE_SHORT,
         },
@@ -214,6 +234,23 @@ COMMANDS: dict[str, Run] = {
             "| `training.list_jobs` ✓ | `training.listJobs` ✗ error_message_kept |",
             "the note is wrong: `training.list_jobs` | the note is wrong: `training.listJobs` |",
         ),
+    ),
+    # --- ftl-gate client --------------------------------------------------------------------------------
+    'ftl-gate client --run "python -m contracts.client.adapters.httpx_sse_client"   '
+    "# the httpx-sse reference client: every case passes": Run(env=CLIENT_SHORT, says=("ftl-gate client: passed:",)),
+    'ftl-gate client --run "node contracts/client/adapters/fetch_client.mjs" '
+    "--junit-xml reports/client.xml --report reports/client.md": Run(
+        env=CLIENT_SHORT,
+        in_copy=True,
+        outputs=("reports/client.xml", "reports/client.md"),
+        says=("ftl-gate client: passed:",),
+    ),
+    'ftl-gate client --run "node contracts/client/adapters/naive_hook_client.mjs"    '
+    "# the platform's browser hook: fails, exit 1": Run(
+        env=CLIENT_SHORT, in_copy=True, exit=1, says=("✗ crlf · events_exact", "ftl-gate client: failed:")
+    ),
+    'ftl-gate client --run "python my_client.py" --case training-run,data-only         # your client, two cases': Run(
+        files={"my_client.py": readme_file("my_client.py")}, says=("ftl-gate client: passed:", "2 cases")
     ),
     # --- ftl-load ---------------------------------------------------------------------------------------
     "ftl-load compare                                   "
@@ -443,6 +480,7 @@ def assert_outcome(command: str, run: Run, outcome: Outcome, folder: Path) -> No
 TABLE_COMMANDS = {
     "FTL_MOCK_": (("ftl-mock",),),
     "FTL_GATE_SDK_": (("ftl-gate", "sdk"),),
+    "FTL_GATE_CLIENT_": (("ftl-gate", "client"),),
     "FTL_GATE_": (("ftl-gate",),),
     "FTL_LOAD_": (("ftl-load", "compare"), ("ftl-load", "capacity")),
 }

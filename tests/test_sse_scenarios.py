@@ -203,6 +203,36 @@ def test_chunk_split_sends_events_over_several_chunks(fresh_mock: MockProcess) -
     assert sizes == [1, 0, 1, 0, 0, 1, 1]
 
 
+def test_every_byte_split_writes_one_message_a_byte_per_chunk(fresh_mock: MockProcess) -> None:
+    raw = play(fresh_mock, "every-byte-split")
+    try:
+        body = raw.read_messages(3)
+    finally:
+        raw.close()
+    assert canon(body) == connected() + heartbeat() + heartbeat()
+    split = body[len(raw.chunks[0]) : -len(raw.chunks[-1])]
+    assert len(raw.chunks) == 2 + len(split)
+    assert all(len(chunk) == 1 for chunk in raw.chunks[1:-1])
+
+
+def test_drop_cuts_the_connection_without_ending_the_body(fresh_mock: MockProcess) -> None:
+    half = f'event: {HEARTBEAT}\ndata: {{"times'
+    inline = {"steps": [{"emit": CONNECTED}, {"raw": half}, {"drop": None}]}
+    assert bind(fresh_mock, inline).status_code == 200
+    received = bytearray()
+
+    def read_all(response: httpx.Response) -> None:
+        for chunk in response.iter_raw():
+            received.extend(chunk)
+
+    with (
+        httpx.stream("GET", stream_url(fresh_mock, FRESH_JOB), headers=auth(), timeout=10) as response,
+        pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"),
+    ):
+        read_all(response)
+    assert canon(bytes(received)) == connected() + half.encode()
+
+
 def test_crlf_ends_every_line_with_crlf(fresh_mock: MockProcess) -> None:
     raw = play(fresh_mock, "crlf")
     try:

@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from mockserver.scenarios.feed import PredictionFeed
 from mockserver.scenarios.model import Scenario, ScenarioError, Step, pointers
-from mockserver.sse import EventStream, StreamHub, StreamWriter, Subscription
+from mockserver.sse import EventStream, StreamHub, StreamWriter, Subscription, peer
 from mockserver.wire import text
 
 logger = logging.getLogger("mockserver.scenarios")
@@ -41,7 +41,7 @@ class ScenarioStream(EventStream):
         if self.scenario.http_error is not None:
             await self._http_error(send)
             return
-        sub = self.hub.subscribe(self.job_id, predictions=False, heartbeats=False)
+        sub = self.hub.subscribe(self.job_id, predictions=False, heartbeats=False, client=peer(scope))
         writer = StreamWriter(sub, send, receive, scope)
         run = ScenarioRun(self, sub, writer)
         writer.deliver = run.deliver
@@ -149,6 +149,13 @@ class ScenarioRun:
     async def _step_close(self, step: Step) -> None:
         await self.writer.flush()
         self.sub.close("script")
+
+    async def _step_drop(self, step: Step) -> None:
+        # Cut the connection without the response's last chunk, as a crashed server or a proxy timeout does;
+        # a server without the abort extension can only end the response, so there a drop is a close.
+        await self.writer.flush()
+        self.sub.close("drop")
+        self.sub.abort()
 
     async def _step_malformed(self, step: Step) -> None:
         await self.deliver(self._malformed(str(step.value)))
