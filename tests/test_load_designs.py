@@ -111,7 +111,13 @@ def test_sse_gzip_is_coded_on_the_wire(result: dict[str, Any]) -> None:
 @pytest.mark.slow
 def test_polling_shows_a_row_half_a_poll_later_and_the_streams_at_once(result: dict[str, Any]) -> None:
     polled = result["polling"]["latency_ms"]["visible"]
-    assert polled["samples"] == ROWS * TABS
+    # Tab n polls n x 0.618 of an interval early, so a row uploaded after a tab's last poll never shows on it.
+    interval, every = WORKLOAD.poll_interval_s, WORKLOAD.upload_interval_s
+    last_polls = [(WORKLOAD.polls_per_tab - (n * 0.6180339887498949) % 1.0) * interval for n in range(TABS)]
+    uploaded = [(u + 0.5) * every for u in range(WORKLOAD.uploads_per_job)]
+    shown = sum(BATCH for last in last_polls for at in uploaded if at <= last) * JOBS
+    assert 0 < shown < ROWS * TABS  # the second tab's last poll comes before the last upload
+    assert polled["samples"] == shown
     assert polled["median"] >= 10_000  # uploads land mid-interval: 15 simulated seconds before the next poll
     for name in ("sse", "sse-push", "sse-batched-2s", "sse-gzip"):
         assert result[name]["latency_ms"]["visible"]["median"] < 2_000, name
