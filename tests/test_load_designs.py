@@ -103,7 +103,10 @@ def test_sse_gzip_is_coded_on_the_wire(result: dict[str, Any]) -> None:
     coded, plain = result["sse-gzip"], result["sse"]
     assert coded["counts"]["coded_connections"] == JOBS * TABS
     assert plain["counts"]["coded_connections"] == 0
-    assert coded["events"] == plain["events"]
+    # The same events (heartbeats follow the wall clock, so their count may differ by a beat or two).
+    assert {k: v for k, v in coded["events"].items() if k != "heartbeat"} == {
+        k: v for k, v in plain["events"].items() if k != "heartbeat"
+    }
     # The same events, a fraction of the bytes on the wire.
     assert coded["bytes"]["stream_per_event"] < 0.3 * plain["bytes"]["stream_per_event"]
 

@@ -403,7 +403,9 @@ def serving(command: str, run: Run, folder: Path, places: dict[str, str]) -> Ite
     """Start a server command as written; yield its URL (from its banner) and its output so far."""
     env = user_env() | {name: fill(value, places) for name, value in run.env.items()}
     process = subprocess.Popen(
-        [SHELL_OF[command], "-c", command],
+        # `exec`: the server is the process Ctrl-C reaches, as in a terminal (dash does not exec a lone
+        # command itself, and a non-interactive shell dies of the SIGINT its child handles).
+        [SHELL_OF[command], "-c", f"exec {command}"],
         cwd=folder,
         env=env | {"PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,
