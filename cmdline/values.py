@@ -160,6 +160,18 @@ def whole_numbers(text: str) -> list[int]:
     return values
 
 
+def positive_numbers(text: str) -> list[float]:
+    """Comma-separated finite numbers > 0, at least one, each once."""
+    rule = "numbers > 0 separated by commas, each once, such as 0.25,1,2,4"
+    try:
+        found = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        refuse(rule, text)
+    if not found or not all(0 < value < math.inf for value in found) or len(set(found)) != len(found):
+        refuse(rule, text)
+    return found
+
+
 def absolute(text: str) -> Path:
     """The path as the caller means it: `~` expanded, relative to the current folder, normalised."""
     return Path(os.path.abspath(os.path.expanduser(text.strip())))

@@ -62,6 +62,13 @@ FLAGS: tuple[Flag, ...] = (
         "embedded mock",
     ),
     _flag("spec", values.input_file, "OpenAPI document of the contract", "the bundled spec/openapi.yaml"),
+    _flag(
+        "design",
+        values.file_or_name,
+        "check this design variant of the contract (a name from spec/designs/ or an overlay file); "
+        "the embedded mock serves it too",
+        "none",
+    ),
     _flag("api-key", str, "API key (wak_...) for operations that accept one", f"none; {DEMO} key"),
     _flag("bearer", str, "session JWT for operations that need one", f"none; {DEMO} session"),
     _flag("job-token", str, "job token for operations on a job the gate did not create", f"none; {DEMO} token"),

@@ -41,9 +41,16 @@ class EmbeddedMock:
         self.stop()
 
 
-def start(*, spec: str | None, time_scale: float, timeout: float = START_TIMEOUT_S) -> EmbeddedMock:
-    """Start `python -m mockserver` on a free port and wait until it is healthy."""
-    args = ["--time-scale", f"{time_scale:g}", *(["--spec", spec] if spec else [])]
+def start(
+    *, spec: str | None, time_scale: float, timeout: float = START_TIMEOUT_S, design: str | None = None
+) -> EmbeddedMock:
+    """Start `python -m mockserver` on a free port (serving `design`, if given) and wait until it is healthy."""
+    args = [
+        "--time-scale",
+        f"{time_scale:g}",
+        *(["--spec", spec] if spec else []),
+        *(["--design", design] if design else []),
+    ]
     # The mock's own FTL_MOCK_* settings would change what the gate checks against; the flags decide.
     environ = {key: value for key, value in os.environ.items() if not key.startswith("FTL_MOCK_")}
     try:

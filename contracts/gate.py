@@ -106,12 +106,12 @@ class GateRun:
         return f"passed: {self.count(Verdict.PASSED)} checks held{extra}; {tail}"
 
 
-def load_contract(path: str | None) -> Contract:
-    """The contract, or GateError with the spec's own message."""
+def load_contract(path: str | None, design: str | None = None) -> Contract:
+    """The contract (of `design`, when one is given), or GateError with the spec's own message."""
     try:
-        return load(path)
+        return load(path, design=design)
     except SpecError as exc:
-        raise GateError(f"unreadable spec: {exc}") from None
+        raise GateError(f"{'--design' if design else 'unreadable spec'}: {exc}") from None
 
 
 def select(contract: Contract, include: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
@@ -129,7 +129,7 @@ def select(contract: Contract, include: tuple[str, ...], exclude: tuple[str, ...
 def run_gate(settings: GateSettings, progress: Progress) -> GateRun:
     """Run every part of the gate against the target and classify what it found."""
     started = time.monotonic()
-    contract = load_contract(settings.spec)
+    contract = load_contract(settings.spec, settings.design)
     operations = select(contract, settings.include, settings.exclude)
     results = Results()
     progress.follow(results)
@@ -305,9 +305,10 @@ def _target(settings: GateSettings, contract: Contract) -> Iterator[Target]:
     )
     if not settings.embedded:
         url = str(settings.base_url).rstrip("/")
-        yield Target(url, given, scale, url, settings.stream_job)
+        described = f"{url} (design {contract.design})" if contract.design else url
+        yield Target(url, given, scale, described, settings.stream_job)
         return
-    with embedded.start(spec=contract.source, time_scale=scale) as mock:
+    with embedded.start(spec=contract.source, time_scale=scale, design=settings.design) as mock:
         demo = mock.credentials
         credentials = Credentials(
             api_key=given.api_key or demo.api_key,
@@ -319,7 +320,8 @@ def _target(settings: GateSettings, contract: Contract) -> Iterator[Target]:
         )
         # The live check creates its own job; the demo job is the fallback when that fails.
         stream_job = settings.stream_job or next(iter(demo.job_tokens), None)
-        description = f"embedded ftl-mock at {mock.url} (time scale {scale:g})"
+        design = f", design {contract.design}" if contract.design else ""
+        description = f"embedded ftl-mock at {mock.url} (time scale {scale:g}{design})"
         yield Target(mock.url, credentials, scale, description, stream_job, embedded=True)
 
 

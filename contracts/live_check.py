@@ -1,8 +1,10 @@
 """The stream checked live: create a job, open its stream, upload predictions while it is open, compare with REST.
 
-Also the failures before a stream opens (no credentials, unknown job, another user's job). The
-operations, links, pointers and events involved are all read from the spec (`x-stream-contract`,
-the links of the operation that creates jobs, the request examples); every read is bounded.
+Also the failures before a stream opens (no credentials, unknown job, another user's job, one stream more than a
+design's `limit`). The operations, links, pointers and events involved are all read from the spec
+(`x-stream-contract`, the links of the operation that creates jobs, the request examples); every read is bounded.
+A design's rules change what is sent and expected: a `filter` opens the stream on the example item's value and
+stores one item outside it first, a `batch` delivers several items per event, a `push` is compared with REST.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -22,12 +25,21 @@ from contracts.curl import curl
 from contracts.pointers import MISSING, replaced, resolve, substituted
 from contracts.progress import Progress
 from contracts.results import Results, Violation
+from contracts.sse_reader import Frame
 from contracts.stream_capture import StreamCapture, StreamSession, Upload
 from contracts.stream_checks import STREAM_CHECKS, Skip, Timing, evaluate
 from spec import Contract, Operation, StreamContract
 
-LIVE_CHECKS = ("live_setup", "live_prediction_delivery", "live_event_matches_upload", "live_counter_rest")
-PRE_STREAM_CHECKS = ("stream_rejects_no_credentials", "stream_unknown_job", "stream_foreign_job")
+LIVE_CHECKS = (
+    "live_setup",
+    "live_prediction_delivery",
+    "live_event_matches_upload",
+    "live_counter_rest",
+    "live_push_matches_rest",
+)
+PRE_STREAM_CHECKS = ("stream_rejects_no_credentials", "stream_unknown_job", "stream_foreign_job", "stream_user_limit")
+# How long a stream closed by the client may still count against a design's per-user limit.
+RELEASE_S = 2.0
 ALL_CHECKS = (*STREAM_CHECKS, *LIVE_CHECKS, *PRE_STREAM_CHECKS)
 RESPONSE_BODY = "$response.body#"
 PART = "stream"
@@ -197,6 +209,75 @@ class LiveCheck:
                 continue
             capture = await self._read(client, job, sent, max_events=1, seconds=min(2.0, self._window()))
             self._judge_pre_stream(name, capture, declared, what)
+        await self._user_limit(client, job_id, headers)
+
+    async def _user_limit(self, client: httpx.AsyncClient, job_id: str, headers: Mapping[str, str]) -> None:
+        """A design's `limit`: that many streams of one user open, one more is refused, closing one makes room."""
+        name, operation = "stream_user_limit", self.operation.operation_id
+        rule = self.stream.limit
+        if rule is None:
+            self.results.skipped(operation, name, "the contract sets no per-user stream limit")
+            return
+        allowed, status = int(rule["streams"]), str(rule["status"])
+        url, _ = self._stream_url(job_id)
+        command = curl("GET", url, headers, secret_headers=self.auth.secret_headers, stream=True)
+        held: list[httpx.Response] = []
+        found: list[str] = []
+        try:
+            for index in range(allowed):
+                response = await self._open(client, url, headers)
+                if response is not None:
+                    held.append(response)
+                if response is None or response.status_code != 200:
+                    found.append(f"stream {index + 1} of the {allowed} allowed per user got {_status(response)}")
+                    break
+            if not found:
+                extra = await self._open(client, url, headers)
+                found += self._judge_refusal(extra, allowed, status)
+                if extra is not None:
+                    await extra.aclose()
+                await held.pop().aclose()
+                reopened = await self._reopen(client, url, headers)
+                if reopened is None or reopened.status_code != 200:
+                    found.append(f"with one of {allowed} streams closed, another still got {_status(reopened)}")
+                if reopened is not None:
+                    held.append(reopened)
+        finally:
+            for response in held:
+                await response.aclose()
+        for message in found:
+            self.results.failed(Violation(operation, name, message, command))
+        if not found:
+            self.results.passed(operation, name)
+
+    def _judge_refusal(self, response: httpx.Response | None, allowed: int, status: str) -> list[str]:
+        if response is None or str(response.status_code) != status:
+            return [f"stream {allowed + 1} of one user got {_status(response)}, not HTTP {status}"]
+        declared = list(self.operation.responses[status].content)
+        media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if declared and media not in declared:
+            return [f"HTTP {status} for stream {allowed + 1} is {media or 'untyped'}, not {' or '.join(declared)}"]
+        return []
+
+    async def _open(self, client: httpx.AsyncClient, url: str, headers: Mapping[str, str]) -> httpx.Response | None:
+        """A stream request's response, its body left unread (the caller closes it)."""
+        self._count()
+        try:
+            request = client.build_request("GET", url, headers=dict(headers))
+            return await asyncio.wait_for(client.send(request, stream=True), self.options.request_timeout)
+        except (httpx.HTTPError, TimeoutError):
+            return None
+
+    async def _reopen(self, client: httpx.AsyncClient, url: str, headers: Mapping[str, str]) -> httpx.Response | None:
+        """Open a stream again until it is admitted or `RELEASE_S` passes (the server notices a close at once)."""
+        deadline = time.monotonic() + RELEASE_S
+        while True:
+            response = await self._open(client, url, headers)
+            if (response is not None and response.status_code == 200) or time.monotonic() >= deadline:
+                return response
+            if response is not None:
+                await response.aclose()
+            await asyncio.sleep(0.05)
 
     def _judge_pre_stream(self, name: str, capture: StreamCapture, declared: list[str], what: str) -> None:
         found = []
@@ -235,14 +316,23 @@ class LiveCheck:
         return capture
 
     def _session(
-        self, client: httpx.AsyncClient, job_id: str, headers: Mapping[str, str], *, max_events: int, seconds: float
+        self,
+        client: httpx.AsyncClient,
+        job_id: str,
+        headers: Mapping[str, str],
+        *,
+        max_events: int,
+        seconds: float,
+        query: Mapping[str, Any] | None = None,
     ) -> StreamSession:
         url, params = self._stream_url(job_id)
+        shown = f"{url}?{urlencode(query)}" if query else url
         capture = StreamCapture(
             url=url,
             path_params=params,
             time_scale=self.options.timing.time_scale,
-            curl=curl("GET", url, headers, secret_headers=self.auth.secret_headers, stream=True),
+            curl=curl("GET", shown, headers, secret_headers=self.auth.secret_headers, stream=True),
+            query=dict(query or {}),
         )
         return StreamSession(client, capture, headers, max_events=max_events, max_seconds=seconds)
 
@@ -250,10 +340,16 @@ class LiveCheck:
         headers = self.auth.headers_for(self.operation) or {}
         window = self._window()
         uploads = self.options.uploads if job.created else ()
-        budget = window + len(uploads) * self.options.delivery_bound + self.options.delivery_bound
-        session = self._session(client, job.job_id, headers, max_events=self.options.max_events, seconds=budget)
+        filtered = self._filter_query(job) if uploads else None
+        budget = window + (len(uploads) + 1) * self.options.delivery_bound + self.options.delivery_bound
+        session = self._session(
+            client, job.job_id, headers, max_events=self.options.max_events, seconds=budget, query=filtered
+        )
         reader = asyncio.ensure_future(session.run())
         await session.wait_for(lambda frames: bool(frames), self.options.delivery_bound)
+        if uploads:
+            # Nothing is stored yet: what the opening event pushes is what REST answers now.
+            await self._compare_push(client, session.capture, job.job_id, opening=True)
         ready = self.stream.rules.get("delivered_after")
         if uploads and ready:
             # Items stored before the server's subscription is active are lost by contract; wait for its sign.
@@ -261,10 +357,15 @@ class LiveCheck:
             await session.wait_for(lambda frames: any(f.event == ready for f in frames), allowed)
         if uploads and session.capture.status and 200 <= session.capture.status < 300:
             session.capture.counter_baseline = await self._rest_count(client, job.job_id)
+            if filtered:
+                # One item outside the filter first: events keep insertion order, so if the stream sent it,
+                # it arrives before the next upload's.
+                await self._upload(client, session, job, 1, excluded=True)
             for items in uploads:
                 if not await self._upload(client, session, job, items):
                     break  # an upload that was refused or never streamed makes the later ones say nothing new
             await self._compare_rest(client, session.capture, job.job_id)
+            await self._compare_push(client, session.capture, job.job_id, opening=False)
         else:
             reason = "no job was created" if not uploads else f"the stream did not open (HTTP {session.capture.status})"
             for name in LIVE_CHECKS:
@@ -274,8 +375,13 @@ class LiveCheck:
         self._count()
         return capture
 
-    async def _upload(self, client: httpx.AsyncClient, session: StreamSession, job: _Job, items: int) -> bool:
-        """Upload `items` predictions and wait for their events; True when they all arrived."""
+    async def _upload(
+        self, client: httpx.AsyncClient, session: StreamSession, job: _Job, items: int, *, excluded: bool = False
+    ) -> bool:
+        """Upload `items` predictions and wait for their events; True when they all arrived.
+
+        `excluded` items carry a value outside the stream's `filter`: none may arrive, so none is awaited.
+        """
         trigger = self.stream.trigger
         operation = self.contract.operation(str(trigger["operation_id"]))
         event = str(trigger["event"])
@@ -290,11 +396,11 @@ class LiveCheck:
                 "live_prediction_delivery", f"the example of {operation.operation_id} has no items at {pointer}"
             )
             return False
-        sent_items = [dict(example_items[0]) for _ in range(items)]
+        sent_items = [self._outside(example_items[0]) if excluded else dict(example_items[0]) for _ in range(items)]
         body = replaced(template, pointer, sent_items)
         headers = self.auth.headers_for(operation, job_values=[job.job_id]) or {}
         url = self.base_url + operation.path
-        before = sum(1 for frame in session.capture.frames if frame.event == event)
+        before = len(self._delivered(session.capture.frames))
         sent_at = time.monotonic()
         response = await self._send(client, operation.method, url, headers, body)
         command = curl(operation.method, url, headers, body, secret_headers=self.auth.secret_headers)
@@ -314,11 +420,14 @@ class LiveCheck:
                 _excerpt(response),
             )
             return False
+        if excluded:
+            session.capture.filtered_out += items
+            return True
         self.ran.add("live_prediction_delivery")
         arrived = await session.wait_for(
-            lambda frames: sum(1 for f in frames if f.event == event) >= before + items, self.options.delivery_bound
+            lambda frames: len(self._delivered(frames)) >= before + items, self.options.delivery_bound
         )
-        delivered = [f for f in session.capture.frames if f.event == event][before : before + items]
+        delivered = self._delivered(session.capture.frames)[before : before + items]
         if not arrived:
             self._violation(
                 "live_prediction_delivery",
@@ -327,20 +436,93 @@ class LiveCheck:
                 command,
             )
         else:
-            upload.delivered_at = delivered[-1].received_at
+            upload.delivered_at = delivered[-1][0].received_at
         self._match_items(sent_items, delivered, command)
         return arrived
 
-    def _match_items(self, sent: list[dict[str, Any]], delivered: list[Any], command: str) -> None:
-        pointer = str(self.stream.trigger.get("item_pointer", ""))
+    def _delivered(self, frames: list[Frame]) -> list[tuple[Frame, Any]]:
+        """Each stored item the trigger events brought, with its event (a batch brings several)."""
+        event = self.stream.trigger_event
+        return [(frame, item) for frame in frames if frame.event == event for item in self._items(frame)]
+
+    def _items(self, frame: Frame) -> list[Any]:
+        try:
+            decoded = json.loads(frame.data)
+        except ValueError:
+            return [MISSING]
+        return self.stream.items_of(decoded) or [MISSING]
+
+    def _filter_query(self, job: _Job) -> dict[str, Any] | None:
+        """The stream's `filter` parameter set to the upload example's own value (None without a filter)."""
+        rule = self.stream.filter
+        item = self._example_item(job)
+        if rule is None or item is None:
+            return None
+        value = resolve(item, str(rule["item_pointer"]))
+        return None if value is MISSING else {str(rule["parameter"]): value}
+
+    def _example_item(self, job: _Job) -> dict[str, Any] | None:
+        trigger = self.stream.trigger
+        template = substituted(_request_example(self.contract.operation(str(trigger["operation_id"]))), job.values)
+        items = resolve(template, str(trigger["items"]))
+        return dict(items[0]) if isinstance(items, list) and items and isinstance(items[0], dict) else None
+
+    def _outside(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        """The item with a `filter` value other than the example's (a number one higher, else another string)."""
+        rule = self.stream.filter
+        assert rule is not None
+        pointer = str(rule["item_pointer"])
+        value = resolve(item, pointer)
+        other = value + 1 if isinstance(value, int) and not isinstance(value, bool) else f"{value}-other"
+        return dict(replaced(dict(item), pointer, other))
+
+    async def _compare_push(
+        self, client: httpx.AsyncClient, capture: StreamCapture, job_id: str, *, opening: bool
+    ) -> None:
+        """A design's `push`: what the event carries equals what its operation answers over REST at that moment."""
+        name = "live_push_matches_rest"
+        push = self.stream.push
+        if push is None:
+            self.skips.setdefault(name, "the contract pushes nothing in the stream")
+            return
+        events = set(push["events"])
+        if opening:
+            frames = [f for f in capture.frames[:1] if f.event in events]
+        else:
+            frames = [f for f in capture.frames if f.event == self.stream.trigger_event and f.event in events][-1:]
+        if not frames:
+            self.skips.setdefault(name, f"no {' or '.join(sorted(events))} event arrived to compare")
+            return
+        operation = self.contract.operation(str(push["operation_id"]))
+        path = operation.path_for(**{p.name: job_id for p in operation.parameters_in("path")})
+        response = await self._send(
+            client, operation.method, self.base_url + path, self.auth.headers_for(operation) or {}, None
+        )
+        self.ran.add(name)
+        try:
+            pushed = resolve(json.loads(frames[0].data), str(push["pointer"]))
+            answered = (
+                response.json()
+                if response is not None and response.status_code == operation.success_status
+                else MISSING
+            )
+        except ValueError:
+            answered = MISSING
+        if answered is MISSING:
+            self._violation(name, f"{operation.operation_id} answered {_status(response)} to compare with the stream")
+        elif not _same(pushed, answered):
+            self._violation(
+                name,
+                f"{frames[0].event} {push['pointer']} differs from {operation.operation_id}'s answer: "
+                f"{_short(pushed)} != {_short(answered)}",
+            )
+
+    def _match_items(self, sent: list[dict[str, Any]], delivered: list[tuple[Frame, Any]], command: str) -> None:
+        pointer = self.stream.item_pointer or str((self.stream.batch or {}).get("items", ""))
         if not delivered:
-            self.skips.setdefault("live_event_matches_upload", f"no {self.stream.trigger['event']} event to compare")
-        for item, frame in zip(sent, delivered, strict=False):
+            self.skips.setdefault("live_event_matches_upload", f"no {self.stream.trigger_event} event to compare")
+        for item, (frame, row) in zip(sent, delivered, strict=False):
             self.ran.add("live_event_matches_upload")
-            try:
-                row = resolve(json.loads(frame.data), pointer)
-            except ValueError:
-                row = MISSING
             if not isinstance(row, dict):
                 self._violation("live_event_matches_upload", f"{frame.event} has no stored row at {pointer}", command)
                 continue
@@ -447,6 +629,28 @@ def _example(media: Any) -> Any:
 def _request_example(operation: Operation) -> Any:
     body = operation.request_body
     return _example(body.content.get("application/json")) if body is not None else None
+
+
+def _same(left: Any, right: Any) -> bool:
+    """JSON values equal, numbers within a relative 1e-9 (the same average computed in another order)."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(_same(left[k], right[k]) for k in left)
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right, strict=True))
+    numbers = (int, float)
+    if (
+        isinstance(left, numbers)
+        and isinstance(right, numbers)
+        and not isinstance(left, bool)
+        and not isinstance(right, bool)
+    ):
+        return abs(left - right) <= 1e-9 * max(1.0, abs(left), abs(right))
+    return bool(left == right) and type(left) is type(right)
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = json.dumps(value, separators=(",", ":")) if value is not MISSING else "nothing"
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _status(response: httpx.Response | None) -> str:

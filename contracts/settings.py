@@ -50,6 +50,8 @@ class GateSettings:
     existing: Mapping[str, str] = field(default_factory=dict)
     # `allow`: a 5xx the contract declares for a documented condition is reported, not failed; `fail`: it fails.
     declared_server_errors: str = "allow"
+    # A design from spec/designs/ (or an overlay file): its contract is checked, and the embedded mock serves it.
+    design: str | None = None
 
     @property
     def embedded(self) -> bool:

@@ -1,7 +1,8 @@
 """A bounded read of one live event stream: status, headers, every chunk and message with its arrival time.
 
 The read stops after N messages, T seconds or when the server closes the stream, whichever comes
-first, so an endless stream never hangs the gate. Others can wait for messages while it runs.
+first, so an endless stream never hangs the gate. Others can wait for messages while it runs. A stream sent
+with a content coding (`gzip`) is decoded chunk by chunk, so the framing rules judge what the client reads.
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -20,6 +23,8 @@ from contracts.sse_reader import Frame, SSEReader
 BODY_LIMIT = 64 * 1024
 # How often a waiting read looks at its deadline, which `stop_at` may move.
 POLL_S = 0.05
+# zlib's window bits for each content coding the gate decodes (a gzip member; a zlib stream).
+DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 
 @dataclass
@@ -55,6 +60,16 @@ class StreamCapture:
     uploads: list[Upload] = field(default_factory=list)
     counter_baseline: int | None = None
     bound_seconds: float = 0.0
+    query: Mapping[str, Any] = field(default_factory=dict)
+    """The query parameters the stream was opened with, typed as the spec declares them (a `filter` value)."""
+    accept_encoding: str = ""
+    """The `Accept-Encoding` the request sent."""
+    wire_bytes: int = 0
+    """Bytes of the body as they came over the wire (before any content coding is undone)."""
+    decode_error: str | None = None
+    """Why the coded body could not be decoded, if it could not."""
+    filtered_out: int = 0
+    """Items stored while the stream was open that its `filter` value excludes (the live check stores some)."""
 
     @property
     def content_type(self) -> str:
@@ -103,7 +118,8 @@ class StreamSession:
         self.deadline = capture.started_at + self.max_seconds
         response: httpx.Response | None = None
         try:
-            request = self.client.build_request("GET", capture.url, headers=self.headers)
+            request = self.client.build_request("GET", capture.url, headers=self.headers, params=dict(capture.query))
+            capture.accept_encoding = request.headers.get("accept-encoding", "")
             # The headers may never come (a stalled server); the bound covers the wait for them too.
             response = await asyncio.wait_for(self.client.send(request, stream=True), self.max_seconds)
             capture.opened_at = time.monotonic()
@@ -130,6 +146,8 @@ class StreamSession:
 
     async def _read_stream(self, response: httpx.Response) -> None:
         capture = self.capture
+        coding = response.headers.get("content-encoding", "").strip().lower()
+        decoder = zlib.decompressobj(DECODERS[coding]) if coding in DECODERS else None
         chunks = response.aiter_raw()
         # One pending read is kept across polls: cancelling it would close the response stream.
         pending: asyncio.Future[bytes] | None = None
@@ -150,6 +168,11 @@ class StreamSession:
                 except StopAsyncIteration:
                     capture.ended_by = "server"
                     return
+                capture.wire_bytes += len(chunk)
+                if decoder is not None:
+                    chunk = self._decoded(decoder, chunk)
+                    if not chunk:
+                        continue
                 frames = capture.reader.feed(chunk, time.monotonic())
                 if frames:
                     capture.frames.extend(frames)
@@ -163,6 +186,16 @@ class StreamSession:
                 pending.cancel()
                 with contextlib.suppress(BaseException):
                     await pending
+
+    def _decoded(self, decoder: Any, chunk: bytes) -> bytes:
+        """One wire chunk with the content coding undone (each message is flushed on its own, so it decodes whole)."""
+        if self.capture.decode_error is not None:
+            return b""
+        try:
+            return bytes(decoder.decompress(chunk))
+        except zlib.error as exc:
+            self.capture.decode_error = f"{self.capture.headers.get('content-encoding')} body does not decode: {exc}"
+            return b""
 
     async def _read_body(self, response: httpx.Response, deadline: float) -> None:
         capture = self.capture

@@ -2,7 +2,8 @@
 
 A rule takes a `StreamCapture`, the `StreamContract` and the `Timing` of the target and returns its
 violations as messages (empty when it holds) or raises `Skip` when the capture cannot decide it.
-All rules are registered in `STREAM_CHECKS`.
+All rules are registered in `STREAM_CHECKS`. The rules a design adds (`batch`, `filter`, `wire.content_coding`)
+skip on a contract without them; the counter and subject rules read a batch's items.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from types import MappingProxyType
 from typing import Any
 
 from contracts.pointers import MISSING, resolve
 from contracts.sse_reader import Frame
 from contracts.stream_capture import StreamCapture
-from spec import Schema, StreamContract
+from spec import Schema, StreamContract, pointers
 
 # Extra room for scheduling and network delay on top of the relative heartbeat tolerance.
 HEARTBEAT_FLOOR_S = 0.25
@@ -173,10 +175,11 @@ def stream_subject(capture: StreamCapture, stream: StreamContract, timing: Timin
         expected = capture.path_params.get(str(rule["path_parameter"]))
         for frame in (f for f in messages if f.event == rule["event"]):
             checked += 1
-            value = resolve(_decoded(frame), str(rule["pointer"]))
-            if value != expected:
-                shown = "nothing" if value is MISSING else repr(value)
-                found.append(f"{frame.event} {rule['pointer']} is {shown}, not the path's {expected!r}")
+            # `*` names every item of a list (a batch's rows each name the job).
+            for where, value in pointers.expand(_decoded(frame), str(rule["pointer"])):
+                if value != expected:
+                    shown = "nothing" if value is pointers.MISSING else repr(value)
+                    found.append(f"{frame.event} {where} is {shown}, not the path's {expected!r}")
     if not checked:
         raise Skip(f"no {' or '.join(str(r['event']) for r in stream.subjects)} event arrived")
     return found
@@ -211,20 +214,25 @@ def stream_counter(capture: StreamCapture, stream: StreamContract, timing: Timin
     if not messages:
         raise Skip(f"no {rule['event']} event arrived")
     increment = int(rule.get("increment", 1))
+    # On a filtered stream the counter still counts every item of the job, the ones not sent too.
+    filtered = _filter_value(capture, stream) is not MISSING
     found = []
     previous = capture.counter_baseline
     for frame in messages:
-        value = resolve(_decoded(frame), str(rule["pointer"]))
+        decoded = _decoded(frame)
+        value = resolve(decoded, str(rule["pointer"]))
         if not isinstance(value, int) or isinstance(value, bool):
             found.append(f"{rule['event']} {rule['pointer']} is not an integer: {_show(frame)}")
             continue
-        if previous is not None and value != previous + increment:
+        # Per stored item: a batch's count rises by its rows.
+        rise = increment * (max(1, len(stream.items_of(decoded))) if stream.batch is not None else 1)
+        if previous is not None and value != previous + rise and not (filtered and value > previous + rise):
             if value < previous:
                 found.append(f"{rule['pointer']} decreased: {previous} -> {value}")
             elif value == previous:
                 found.append(f"{rule['pointer']} did not rise: {previous} -> {value}")
             else:
-                found.append(f"{rule['pointer']} rose by {value - previous}, not {increment}: {previous} -> {value}")
+                found.append(f"{rule['pointer']} rose by {value - previous}, not {rise}: {previous} -> {value}")
         previous = value
     if not found and len(messages) < 2 and capture.counter_baseline is None:
         raise Skip(f"one {rule['event']} event and no known count before it")
@@ -307,6 +315,76 @@ def stream_single_chunk(capture: StreamCapture, stream: StreamContract, timing: 
     ]
 
 
+# --- the rules of a design ----------------------------------------------------------------------
+
+
+def stream_content_coding(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
+    """A stream the contract codes (`wire.content_coding`) is sent so to a client that accepts it, and decodes."""
+    _opened(capture)
+    coding = stream.content_coding
+    if coding is None:
+        raise Skip("the contract sets no content coding for the stream")
+    sent = capture.headers.get("content-encoding", "").strip().lower()
+    accepted = coding in capture.accept_encoding.lower()
+    if accepted and sent != coding:
+        return [f"Content-Encoding is {sent or 'absent'}, not {coding}, though the request accepted it"]
+    if not accepted and sent:
+        return [f"Content-Encoding {sent} was sent to a request that did not accept it"]
+    if capture.decode_error is not None:
+        return [capture.decode_error]
+    return []
+
+
+def stream_batch_window(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
+    """A batching stream sends at most one trigger event per window (scaled to the target, less the tolerance)."""
+    batch = stream.batch
+    if batch is None:
+        raise Skip("the contract does not batch the stream's items")
+    arrivals = [frame.received_at for frame in _messages(capture) if frame.event == stream.trigger_event]
+    if len(arrivals) < 2:
+        raise Skip(f"fewer than two {stream.trigger_event} events arrived")
+    window = int(batch["window_ms"]) / 1000 * timing.time_scale
+    allowed = window * (1 - min(timing.tolerance, 1.0))
+    return [
+        f"{stream.trigger_event} #{index + 1} came {later - earlier:.3f} s after the one before "
+        f"(the window is {window:.3f} s; at least {allowed:.3f} s allowed)"
+        for index, (earlier, later) in enumerate(pairwise(arrivals), start=1)
+        if later - earlier < allowed
+    ]
+
+
+def stream_filter(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
+    """A stream opened with the `filter` parameter carries only items with that value."""
+    rule = stream.filter
+    if rule is None:
+        raise Skip("the contract has no stream filter")
+    wanted = _filter_value(capture, stream)
+    if wanted is MISSING:
+        raise Skip(f"the stream was opened without ?{rule['parameter']}=")
+    items = [
+        (frame, item)
+        for frame in _messages(capture)
+        if frame.event == stream.trigger_event
+        for item in stream.items_of(_decoded(frame))
+    ]
+    if not items and not capture.filtered_out:
+        raise Skip(f"no {stream.trigger_event} item arrived and none outside the filter was stored")
+    pointer = str(rule["item_pointer"])
+    return [
+        f"{frame.event} carries an item with {pointer} {resolve(item, pointer)!r} on a stream opened with "
+        f"?{rule['parameter']}={wanted!r}: {_show(frame)}"
+        for frame, item in items
+        if resolve(item, pointer) != wanted
+    ]
+
+
+def _filter_value(capture: StreamCapture, stream: StreamContract) -> Any:
+    rule = stream.filter
+    if rule is None:
+        return MISSING
+    return capture.query.get(str(rule["parameter"]), MISSING)
+
+
 def _is_compact(text: str) -> bool:
     in_string = escaped = False
     for char in text:
@@ -343,6 +421,9 @@ STREAM_CHECKS: Mapping[str, Rule] = MappingProxyType(
             stream_data_encoding,
             stream_frames_terminated,
             stream_single_chunk,
+            stream_content_coding,
+            stream_batch_window,
+            stream_filter,
         )
     }
 )

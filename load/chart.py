@@ -30,6 +30,9 @@ MOUNT = Request("mount", "mount", "get_prediction_trends")
 POLL = Request("poll", "poll", "get_prediction_trends", live=True, label="trends polls")
 REFETCH = Request("refetch", "refetch", "get_prediction_trends", live=True, label="trends refetches (on event)")
 
+VISIBLE_ROWS = "/trends/*/sample_count"
+"""Where the trends body says how many predictions the chart shows: their sum over the epochs."""
+
 ON_MOUNT = (MOUNT_CHECK, MOUNT)
 """What mounting the chart fetches, in order: a `?limit=1` existence check, then the trends."""
 REQUESTS = (*ON_MOUNT, POLL, REFETCH)

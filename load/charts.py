@@ -1,7 +1,8 @@
 """PNG charts of ftl-load results, drawn with matplotlib's object API and its Agg canvas (no display, no pyplot).
 
-`compare_chart` plots live-update requests over simulated time for each scenario; `capacity_chart` plots
-fan-out delay, streams held and errors per capacity step. The driver draws them in a child process
+`compare_chart` plots live-update requests over simulated time for each scenario, or (a rate sweep) live-update
+requests and bytes per job-hour against the prediction rate, where each design crosses polling; `capacity_chart`
+plots fan-out delay, streams held and errors per capacity step. The driver draws them in a child process
 (`python -m load.charts compare compare.json compare.png`), so matplotlib stays out of every command's start.
 """
 
@@ -53,7 +54,9 @@ def _timeline(per_second: dict[Any, int], origin: int, time_scale: float, bins: 
 
 
 def compare_chart(result: dict[str, Any], path: Path) -> Path:
-    """Requests over time, one line per scenario, and the uploads (the same in each) dashed."""
+    """Requests over time, one line per scenario, and the uploads (the same in each) dashed; a sweep by rate."""
+    if len(result.get("rates") or ()) > 1:
+        return sweep_chart(result, path)
     scale = float(result["workload"]["time_scale"])
     figure = _figure()
     ax = figure.subplots()
@@ -83,6 +86,45 @@ def compare_chart(result: dict[str, Any], path: Path) -> Path:
     ax.grid(True, alpha=0.3)
     ax.set_ylim(bottom=0, top=ax.get_ylim()[1] * 1.3)
     ax.legend(loc="upper right", fontsize=8, ncol=3)
+    return _save(figure, path)
+
+
+SWEPT: tuple[tuple[str, Callable[[dict[str, Any]], float | None]], ...] = (
+    ("live-update requests per job-hour", lambda m: m["per_job_hour"]["live_update_requests"]),
+    ("live-update bytes per job-hour (KB)", lambda m: m["bytes"]["per_job_hour"] / 1000),
+)
+
+
+def sweep_chart(result: dict[str, Any], path: Path) -> Path:
+    """Per figure a panel: one line per scenario against the prediction rate (log scales), polling's the reference."""
+    rates = [float(rate) for rate in result["rates"]]
+    figure = Figure(figsize=(11, 4.8), dpi=110)
+    FigureCanvasAgg(figure)
+    panels = figure.subplots(1, len(SWEPT))
+    for ax, (label, read) in zip(panels, SWEPT, strict=True):
+        for mode in result["modes"]:
+            tab = scenario(mode)
+            points = [
+                (rate, read(result["by_rate"][str(key)][mode]))
+                for rate, key in zip(rates, result["rates"], strict=True)
+                if mode in result["by_rate"][str(key)]
+            ]
+            shown = [(x, y) for x, y in points if y is not None and y > 0]
+            style = "--" if mode == result["modes"][0] else "-"
+            ax.plot([x for x, _ in shown], [y for _, y in shown], style, marker="o", color=tab.color, label=tab.title)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(rates, [f"{rate:g}" for rate in rates])
+        ax.set_xlabel("predictions per job per minute")
+        ax.set_title(label, fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+    panels[0].legend(loc="best", fontsize=8)
+    w = result["workload"]
+    figure.suptitle(
+        f"Dashboard designs by prediction rate: {w['jobs']} jobs x {w['tabs']} tabs, "
+        f"{w['duration_s'] / 60:g} simulated minutes each (below the dashed polling line, a design costs less)",
+        fontsize=10,
+    )
     return _save(figure, path)
 
 

@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,16 +30,30 @@ from cmdline import (
 )
 from load.capacity import CapacityOptions, run_capacity, step_name
 from load.capacity import markdown as capacity_markdown
-from load.compare import markdown, run_compare
+from load.compare import markdown, run_compare, sweep_step
 from load.errors import LoadError
 from load.pipeline import RunOptions, TargetOptions
 from load.progress import PlannedRun, RunWatch
-from load.scenarios import COMPARED, SCENARIOS
+from load.scenarios import ALL, COMPARED, SCENARIOS
 from load.workload import Workload
 
 PROG = "ftl-load"
 ENV_PREFIX = "FTL_LOAD_"
 _flag = partial(Flag, prefix=ENV_PREFIX)
+
+
+def designs_list(text: str) -> tuple[str, ...]:
+    """Scenario names, comma-separated, each once (`all`: every one); ValueError naming the unknown ones."""
+    names = values.names(text)
+    if names == ("all",):
+        return ALL
+    unknown = [name for name in names if name not in SCENARIOS]
+    if unknown or not names:
+        values.refuse(f"scenario names from {', '.join(SCENARIOS)} (or all)", text)
+    if len(set(names)) != len(names):
+        values.refuse("each scenario once", text)
+    return names
+
 
 COMMON = [
     _flag("target", values.http_url, "base URL of the server under load", "start an ftl-mock on a free port"),
@@ -82,6 +97,20 @@ COMPARE = [
         values.choice("both", *SCENARIOS),
         f"run one scenario ({', '.join(SCENARIOS)}), or both ({' and '.join(COMPARED)}) and compare them",
         default="both",
+    ),
+    _flag(
+        "designs",
+        designs_list,
+        "compare these scenarios, each against a mock serving its contract design (comma-separated, the first is "
+        f"the baseline; all: {','.join(ALL)}); replaces --mode",
+        "--mode's",
+    ),
+    _flag(
+        "rates",
+        values.positive_numbers,
+        "run the workload at each of these prediction rates (per job per minute, e.g. 0.25,1,2,4) instead of "
+        "--upload-rate, to show where each design breaks even",
+        "--upload-rate",
     ),
     _flag(
         "web",
@@ -135,8 +164,12 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str, dict[st
     given = {flag.dest: None for flag in flags} | resolve(flags, args, environ, defaults=DEFAULTS[args.command])
     if given["target"] is None and given["target_pid"] is not None:
         raise UsageError("--target-pid needs --target")
-    if given.get("web") and given["mode"] == "both":
+    if given.get("designs") and given.get("mode") not in (None, "both"):
+        raise UsageError("--designs replaces --mode: give one of them")
+    if given.get("web") and given["mode"] == "both" and len(given.get("designs") or ()) != 1:
         raise UsageError("--web watches one mode at a time: add --mode sse or --mode polling")
+    if given.get("web") and len(given.get("rates") or ()) > 1:
+        raise UsageError("--web watches one run: give one rate, not --rates")
     if given["out"] is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         given["out"] = values.output_dir(f"reports/{'load' if args.command == 'compare' else 'capacity'}-{stamp}")
@@ -186,7 +219,8 @@ def run(command: str, given: dict[str, Any]) -> int:
             )
         except LoadError as exc:
             raise UsageError(str(exc)) from None
-        modes = COMPARED if given["mode"] == "both" else (given["mode"],)
+        modes = given.get("designs") or (COMPARED if given["mode"] == "both" else (given["mode"],))
+        rates = tuple(given.get("rates") or ())
         if web:
             print(
                 f"{PROG}: Locust's web UI at http://127.0.0.1:{given['web_port']}/ while {modes[0]} runs "
@@ -194,13 +228,18 @@ def run(command: str, given: dict[str, Any]) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-        watch = RunWatch(out, [PlannedRun(mode, workload.wall_s) for mode in modes])
-        with WatchedProgress(PROG, watch, progress_out):
-            result = run_compare(workload, target, run_options, modes)
+        planned = [
+            PlannedRun(sweep_step(mode, replace(workload, upload_rate=rate), rates), workload.wall_s)
+            for mode in modes
+            for rate in rates or (workload.upload_rate,)
+        ]
+        with WatchedProgress(PROG, RunWatch(out, planned), progress_out):
+            result = run_compare(workload, target, run_options, modes, rates)
         print(markdown(result))
-        chart = ", compare.png" if len(modes) > 1 else ""
+        chart = ", compare.png" if len(modes) > 1 or len(rates) > 1 else ""
         print(f"reports: {out}/ (compare.json, compare.md{chart}, Locust CSV and HTML per mode)")
-        failed = sum(result[mode]["failures"] for mode in modes)
+        every = [summary for step in (result.get("by_rate") or {"": result}).values() for summary in step.values()]
+        failed = sum(summary["failures"] for summary in every if isinstance(summary, dict) and "failures" in summary)
     else:
         options = CapacityOptions(
             steps=given["steps"],

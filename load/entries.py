@@ -22,6 +22,14 @@ GAVE_UP = f"{STREAM}: gave up"
 PREPARE = f"{FTL}: prepare"
 BARRIER = f"{FTL}: start barrier"
 
+CHART = "chart"
+"""The request type of `update: visible`: one stored prediction becoming visible on a tab's chart."""
+UPDATE = "update"
+VISIBLE = f"{UPDATE}: visible"
+"""Its time is the delay from the upload to the chart showing the row, in simulated time (see `load.tab`)."""
+CODED = f"{STREAM}: coded"
+"""A stream connection whose body came with a content coding (`stream: coded gzip`); its bytes are on the wire."""
+
 
 def name(kind: str, detail: str) -> str:
     """The entry name of one kind and detail."""

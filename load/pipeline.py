@@ -2,7 +2,9 @@
 
 A step is one headless Locust run of one scenario's plan. Every step is measured the same way (Locust's
 entries; from an ftl-mock's metrics its requests, CPU time, open streams and Phase 5 stream figures), and each
-command writes its reports here.
+command writes its reports here. A scenario runs against its contract design: consecutive steps of one design share
+a target, and a mock started here serves that design (`ftl-mock --design`); a given `--target` serves one design
+for every step.
 """
 
 from __future__ import annotations
@@ -61,6 +63,11 @@ class Step:
     jobs_tag: str
     refetch: bool = True
 
+    @property
+    def design(self) -> str | None:
+        """The contract design its target must serve."""
+        return self.scenario.design
+
 
 @dataclass(frozen=True)
 class Measured:
@@ -78,10 +85,11 @@ class Measured:
 
 
 @contextmanager
-def open_target(options: TargetOptions, time_scale: float, out: Path) -> Iterator[Target]:
-    """The target for a run; a started mock is stopped afterwards."""
+def open_target(options: TargetOptions, time_scale: float, out: Path, design: str | None = None) -> Iterator[Target]:
+    """The target for a run (a started mock serves `design`); a started mock is stopped afterwards."""
     if options.url is None:
-        target = start_mock(time_scale, out / "ftl-mock.log")
+        log = out / (f"ftl-mock-{design}.log" if design else "ftl-mock.log")
+        target = start_mock(time_scale, log, design)
         if options.api_key:
             target.api_key = options.api_key
         if options.session_token:
@@ -107,12 +115,39 @@ def run_steps(
     time_scale: float,
     sample_interval_s: float = 0.5,
 ) -> list[Measured]:
-    """Every step against one target, in order; job ids are `<command>-<run id>-<step's tag>-NNNN`."""
+    """Every step in order, each group of one design against its target; job ids are `<command>-<run id>-<tag>-NNNN`."""
     run.out.mkdir(parents=True, exist_ok=True)
-    contract = spec.load()
     prefix = f"{command}-{time.strftime('%Y%m%d%H%M%S')}"
-    with open_target(target_options, time_scale, run.out) as target:
-        return [measure(target, contract, step, run, f"{prefix}-{step.jobs_tag}", sample_interval_s) for step in steps]
+    groups = design_groups(steps)
+    if target_options.url is not None and len({design for design, _ in groups}) > 1:
+        shown = ", ".join(sorted(str(design or "the base contract") for design, _ in groups))
+        raise LoadError(f"--target serves one contract, but these scenarios need several designs: {shown}")
+    measured = []
+    for design, group in groups:
+        contract = load_design(design)
+        with open_target(target_options, time_scale, run.out, design) as target:
+            for step in group:
+                measured.append(measure(target, contract, step, run, f"{prefix}-{step.jobs_tag}", sample_interval_s))
+    return measured
+
+
+def design_groups(steps: Sequence[Step]) -> list[tuple[str | None, list[Step]]]:
+    """Consecutive steps of one design, together, in order."""
+    groups: list[tuple[str | None, list[Step]]] = []
+    for step in steps:
+        if groups and groups[-1][0] == step.design:
+            groups[-1][1].append(step)
+        else:
+            groups.append((step.design, [step]))
+    return groups
+
+
+def load_design(design: str | None) -> spec.Contract:
+    """The contract of a design (the base contract for None); LoadError with the spec's reason."""
+    try:
+        return spec.load(design=design)
+    except spec.SpecError as exc:
+        raise LoadError(f"design {design}: {exc}") from None
 
 
 def measure(

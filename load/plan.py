@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from load import chart, entries, training
 from load.errors import LoadError
 from load.workload import Workload
-from spec import Contract
+from spec import Contract, pointers
 
 ROLES = ("tab", "trainer")
 USERS = {"tab": "DashboardUser", "trainer": "TrainingWorkerUser"}
@@ -38,7 +38,11 @@ class Route:
 
 @dataclass(frozen=True)
 class StreamRules:
-    """What a stream reader needs from the contract: event names, the heartbeat and where the stored item sits."""
+    """What a stream reader needs from the contract: event names, the heartbeat and where the stored item sits.
+
+    A design's rules come along (empty in the base contract): the `batch` of items an event carries and its window,
+    the `filter` query parameter and the item field it keeps, the `push`ed payload's pointer and events.
+    """
 
     event_names: tuple[str, ...]
     error_event: str
@@ -46,19 +50,46 @@ class StreamRules:
     items_pointer: str
     item_pointer: str
     heartbeat_interval_ms: int
+    batch_items: str = ""
+    batch_window_ms: int = 0
+    filter_parameter: str = ""
+    filter_item_pointer: str = ""
+    push_pointer: str = ""
+    push_events: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, contract: Contract) -> StreamRules:
         """The rules of the contract's stream."""
         stream = contract.stream
+        batch, found, push = stream.batch or {}, stream.filter or {}, stream.push or {}
         return cls(
             event_names=stream.event_names,
             error_event=stream.error_event,
-            trigger_event=str(stream.trigger["event"]),
+            trigger_event=stream.trigger_event,
             items_pointer=str(stream.trigger["items"]),
-            item_pointer=str(stream.trigger.get("item_pointer", "")),
+            item_pointer=stream.item_pointer,
             heartbeat_interval_ms=stream.heartbeat_interval_ms,
+            batch_items=str(batch.get("items", "")),
+            batch_window_ms=int(batch.get("window_ms", 0)),
+            filter_parameter=str(found.get("parameter", "")),
+            filter_item_pointer=str(found.get("item_pointer", "")),
+            push_pointer=str(push.get("pointer", "")),
+            push_events=tuple(push.get("events") or ()),
         )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StreamRules:
+        """The rules of `asdict`."""
+        tuples = {"event_names": tuple(data["event_names"]), "push_events": tuple(data.get("push_events") or ())}
+        return cls(**{**data, **tuples})
+
+    def items_of(self, data: Any) -> list[Any]:
+        """The stored items one trigger event's decoded data carries (several in a batch; none when not there)."""
+        if self.batch_items:
+            found = pointers.get(data, self.batch_items, None)
+            return list(found) if isinstance(found, list) else []
+        found = pointers.get(data, self.item_pointer, None) if self.item_pointer else data
+        return [] if found is None else [found]
 
 
 @dataclass(frozen=True)
@@ -104,6 +135,8 @@ class Plan:
     start_margin_s: float = 0.3
     barrier_timeout_s: float = 120.0
     grace_s: float = 10.0
+    design: str | None = None
+    """The contract design the target serves (its stream rules are in `stream`); None for the base contract."""
 
     @property
     def roles(self) -> dict[str, int]:
@@ -138,12 +171,13 @@ class Plan:
             scenario=data["scenario"],
             workload=Workload.from_dict(data["workload"]),
             dashboard_headers=dict(data["dashboard_headers"]),
-            stream=StreamRules(**{**data["stream"], "event_names": tuple(data["stream"]["event_names"])}),
+            stream=StreamRules.from_dict(data["stream"]),
             jobs=tuple(Job.from_dict(job) for job in data["jobs"]),
             refetch=bool(data["refetch"]),
             start_margin_s=float(data["start_margin_s"]),
             barrier_timeout_s=float(data["barrier_timeout_s"]),
             grace_s=float(data["grace_s"]),
+            design=data.get("design"),
         )
 
 
@@ -214,6 +248,7 @@ def build_plan(
             for job in jobs
         ),
         refetch=refetch,
+        design=contract.design,
     )
 
 

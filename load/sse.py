@@ -7,7 +7,6 @@ broken or server-ended streams; the user records `event: <name>` for each event 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -136,6 +135,9 @@ class StreamReader:
                 self.recorder.record(entries.CONNECT, connect_ms, len(body), refused)
                 raise refused
             self.recorder.record(entries.CONNECT, connect_ms)
+            coding = response.headers.get("content-encoding")
+            if coding:
+                self.recorder.record(f"{entries.CODED} {coding}", connect_ms)
             self._read(response, started)
 
     def _read(self, response: httpx.Response, started: float) -> None:
@@ -163,11 +165,3 @@ class StreamReader:
             self.recorder.record(entries.HELD, (time.perf_counter() - opened) * 1000, held, broken or ended)
         if broken is not None:
             raise broken
-
-
-def decode(data: str) -> Any:
-    """The JSON data of an event, or None when it is not JSON."""
-    try:
-        return json.loads(data)
-    except ValueError:
-        return None

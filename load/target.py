@@ -27,6 +27,7 @@ from spec import Contract
 
 CREATE_JOB = "create_job"
 SETTLE_S = 5.0  # how long a run's streams may take to close on the server before its figures are read
+DESIGN_ENV = "FTL_MOCK_DESIGN"
 
 
 @dataclass
@@ -110,13 +111,14 @@ class Target:
             self.mock.stop()
 
 
-def start_mock(time_scale: float, log_path: Path) -> Target:
-    """Start `python -m mockserver --port 0 --time-scale S`; its credentials come through its admin API."""
+def start_mock(time_scale: float, log_path: Path, design: str | None = None) -> Target:
+    """Start `python -m mockserver --port 0 --time-scale S [--design D]`; its credentials come through its admin API."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     pythonpath = os.pathsep.join(filter(None, [str(process.ROOT), os.environ.get("PYTHONPATH")]))
+    designed = ("--design", design) if design else ()
     try:
         # Its output after the banner goes to a log file; the launcher keeps reading, so the pipe never fills.
-        mock = process.start("--time-scale", repr(time_scale), env={"PYTHONPATH": pythonpath}, log=log_path)
+        mock = process.start("--time-scale", repr(time_scale), *designed, env={"PYTHONPATH": pythonpath}, log=log_path)
     except process.LaunchError as exc:
         raise LoadError(str(exc)) from None
     try:

@@ -9,8 +9,10 @@ classes run on one process or a Locust cluster.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 import gevent
 from gevent.event import Event
@@ -22,9 +24,8 @@ from load import chart, entries, training
 from load.coordination import Desk, desk_of
 from load.plan import Job, Plan, Route, Slot
 from load.scenarios import scenario
-from load.sse import Backoff, StreamFailure, StreamReader, decode
-from load.tab import Arrival, Tab
-from spec import pointers
+from load.sse import Backoff, StreamFailure, StreamReader
+from load.tab import Arrival, Tab, decode
 
 
 class PlanUser(FastHttpUser):
@@ -134,6 +135,7 @@ class DashboardUser(PlanUser):
         self.all_predictions = Event()
         self.opened_at = time.time()
         self.last_event_at: dict[str, float] = {}
+        self.expected_rows = self.plan.workload.predictions_per_job
         self.tab = scenario(self.plan.scenario)(self, self.slot)
 
     def prepare(self) -> None:
@@ -149,18 +151,33 @@ class DashboardUser(PlanUser):
 
     # the page: what a tab can do
 
-    def fetch(self, request: chart.Request) -> None:
-        self.call(self.job.routes[request.key], headers=self.headers)
+    def fetch(self, request: chart.Request) -> Any:
+        response = self.call(self.job.routes[request.key], headers=self.headers)
+        if not 200 <= (getattr(response, "status_code", 0) or 0) < 300:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return None
 
     def in_background(self, action: Callable[..., Any], *args: Any) -> None:
         self.background.spawn(action, *args)
 
-    def open_stream(self) -> None:
+    def now(self) -> float:
+        return time.time()
+
+    def updated(self, delay_s: float) -> None:
+        self.record(entries.VISIBLE, delay_s * 1000, kind=entries.CHART)
+
+    def open_stream(self, query: Mapping[str, str] | None = None) -> None:
         heartbeat_s = self.plan.stream.heartbeat_interval_ms / 1000 * self.plan.workload.time_scale
+        route = self.job.routes[entries.STREAM]
+        if query:
+            route = replace(route, path=f"{route.path}?{urlencode(query)}")
         reader = StreamReader(
             self,
             self.host or "",
-            self.job.routes[entries.STREAM],
+            route,
             self.headers,
             self.on_event,
             read_timeout_s=max(4 * heartbeat_s, 5.0),
@@ -170,7 +187,10 @@ class DashboardUser(PlanUser):
         if not reader.wait_connected(self.plan.barrier_timeout_s):
             raise StreamFailure("the stream delivered no first event")
 
-    def wait_for_predictions(self, until: float) -> None:
+    def wait_for_predictions(self, until: float, count: int | None = None) -> None:
+        self.expected_rows = self.plan.workload.predictions_per_job if count is None else count
+        if self.predictions_seen >= self.expected_rows:
+            self.all_predictions.set()
         if self.reader is not None:
             self.reader.wait_until(self.all_predictions, max(0.0, until - time.time()))
 
@@ -186,15 +206,16 @@ class DashboardUser(PlanUser):
             exception = StreamFailure(f"server reported: {arrival.data[:200]}")
         self.record(entries.name(entries.EVENT, arrival.name), self.event_time_ms(arrival), arrival.nbytes, exception)
         if arrival.name == rules.trigger_event:
-            self.predictions_seen += 1
+            self.predictions_seen += max(1, len(rules.items_of(decode(arrival.data))))
         self.tab.on_event(arrival)
-        if self.predictions_seen >= self.plan.workload.predictions_per_job:
+        if self.predictions_seen >= self.expected_rows:
             self.all_predictions.set()
 
     def event_time_ms(self, arrival: Arrival) -> float:
-        """Upload-to-arrival delay for the trigger event; time since the last event of that name otherwise."""
+        """Upload-to-arrival delay for the trigger event (of its first row); time since the last event otherwise."""
         if arrival.name == self.plan.stream.trigger_event:
-            sent = training.sent_at(pointers.get(decode(arrival.data), self.plan.stream.item_pointer, None))
+            rows = self.plan.stream.items_of(decode(arrival.data))
+            sent = training.sent_at(rows[0]) if rows else None
             if sent is not None:
                 return max(0.0, (arrival.at - sent) * 1000)
         previous = self.last_event_at.get(arrival.name, self.opened_at)

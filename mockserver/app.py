@@ -19,7 +19,7 @@ from mockserver.dispatch import ENTRY, Dispatcher
 from mockserver.faults import Faults
 from mockserver.journal import Journal, Secrets
 from mockserver.ratelimit import RateLimiter
-from mockserver.resources import handlers
+from mockserver.resources import handlers, projections
 from mockserver.scenarios import Scenarios
 from mockserver.settings import Settings
 from mockserver.sse import StreamHub
@@ -126,9 +126,9 @@ def _cross_origin(app: ASGIApp) -> ASGIApp:
 
 def create_state(settings: Settings) -> MockState:
     """The state of a mock: contract, seeded store, journal, faults, streams, scenarios and rate limiter."""
-    contract = spec.load(settings.spec)
+    contract = spec.load(settings.spec, design=settings.design)
     store = Store.from_file(settings.data, contract)
-    streams = StreamHub(contract.stream, settings.time_scale, settings.stream_queue)
+    streams = StreamHub(contract.stream, settings.time_scale, settings.stream_queue, projections(store))
     # Every stored prediction is fanned out to the job's open streams.
     store.predictions.listeners.append(streams.on_prediction)
     return MockState(

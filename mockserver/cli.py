@@ -24,7 +24,7 @@ from mockserver.protocol import protocol_class
 from mockserver.scenarios import Library, ScenarioError
 from mockserver.settings import DEMO_DATA, RateLimit, Settings
 from mockserver.store import StoreError
-from spec import SpecError
+from spec import OverlayError, SpecError, designs
 
 PROG = "ftl-mock"
 ENV_PREFIX = "FTL_MOCK_"
@@ -104,6 +104,12 @@ FLAGS: tuple[Flag, ...] = (
         "more Host names the mock answers to (comma-separated; * for any)",
         "loopback and --host",
     ),
+    _flag(
+        "design",
+        values.file_or_name,
+        f"serve a design variant of the contract: a name from spec/designs/ ({', '.join(designs())}) or a file",
+        "none (the contract as it is)",
+    ),
 )
 
 
@@ -171,8 +177,9 @@ def banner(app: MockApp, url: str) -> list[str]:
     Beyond loopback the credentials are not printed: terminal output travels (logs, screen shares, CI).
     """
     state = app.state
+    design = f" with design {state.contract.design}" if state.contract.design else ""
     head = [
-        f"{PROG} serving {state.contract.source} ({len(state.contract.operations)} operations)",
+        f"{PROG} serving {state.contract.source}{design} ({len(state.contract.operations)} operations)",
         f"  url:       {url}",
         f"  admin:     {url}{PREFIX}/" + (f" ({ADMIN_TOKEN_HEADER} required)" if state.settings.admin_token else ""),
     ]
@@ -212,8 +219,10 @@ def serve(settings: Settings) -> None:
                 Library(app.state.contract.stream).get(settings.scenario)
             except ScenarioError as exc:
                 raise UsageError(f"--scenario: {exc}") from None
+    except OverlayError as exc:
+        raise UsageError(f"--design: {exc}") from None
     except SpecError as exc:
-        raise UsageError(f"--spec: {exc}") from None
+        raise UsageError(f"--{'design' if settings.design else 'spec'}: {exc}") from None
     except StoreError as exc:
         raise UsageError(f"--data: {exc}") from None
     sock = bind(settings.host, settings.port)

@@ -54,3 +54,5 @@ class Settings:
     read_timeout: float = 30.0
     admin_token: str | None = None
     allowed_hosts: tuple[str, ...] = ()
+    # A design from spec/designs/ (or an overlay file) served instead of the base contract.
+    design: str | None = None

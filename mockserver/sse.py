@@ -2,6 +2,9 @@
 
 One `StreamHub` per app holds every open stream; one scheduler task drives all heartbeats and each
 stream's writer is the ASGI response coroutine itself, so a stream costs a few small objects.
+A design's rules (`x-stream-contract`: `push`, `batch`, `filter`, `limit`, `wire.content_coding`) are served
+here, each in one place: the event data (`EventFactory`), the fan-out (`StreamHub.on_prediction`), the
+admission (`StreamHub.admit`) and the writer (`StreamWriter`).
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ import asyncio
 import contextlib
 import heapq
 import itertools
+import math
 import time
+import zlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from starlette.responses import Response
@@ -25,6 +30,10 @@ from mockserver.wire import text
 from spec import StreamContract, pointers
 
 STOP_GRACE_S = 1.0  # how long a shutdown lets open streams write their last chunk
+GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip member, not a bare zlib stream
+
+Projection = Callable[[str], Any]
+"""What an operation would answer about one job (`get_prediction_trends`' body), for a `push` rule."""
 TAIL = 8  # chunks each stream remembers for the inspector page
 
 
@@ -38,12 +47,25 @@ class StreamError(ValueError):
 class EventFactory:
     """Builds each event's data from its schema and frames messages per the contract's wire rules."""
 
-    def __init__(self, stream: StreamContract) -> None:
+    def __init__(self, stream: StreamContract, projections: Mapping[str, Projection] | None = None) -> None:
         self.stream = stream
         wire = stream.wire
         self.line_ending = str(wire.get("line_ending", "\n"))
         self.fields = tuple(wire.get("fields", ("event", "data")))
         self._schemas = {name: schema.raw for name, schema in stream.events.items()}
+        # Without the operation's projection (a scenario being checked) pushed values stay schema samples.
+        self._push: tuple[frozenset[str], str, Projection] | None = None
+        push = stream.push
+        projection = (projections or {}).get(str(push["operation_id"])) if push is not None else None
+        if push is not None and projection is not None:
+            self._push = (frozenset(push["events"]), str(push["pointer"]), projection)
+
+    def pushed(self, name: str, job_id: str) -> dict[str, Any]:
+        """The `push` rule's value for event `name` of job `job_id` (by its pointer), or nothing."""
+        if self._push is None or name not in self._push[0]:
+            return {}
+        _, pointer, projection = self._push
+        return {pointer: projection(job_id)}
 
     def data(self, name: str, job_id: str, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Data for event `name`: a schema sample with the subject, counter and trigger item filled in."""
@@ -53,11 +75,13 @@ class EventFactory:
         data = sample(schema)
         if not isinstance(data, dict):
             raise StreamError(f"event {name!r} data is not an object in the spec")
-        for pointer, value in (values or {}).items():
+        for pointer, value in {**self.pushed(name, job_id), **(values or {})}.items():
             pointers.set(data, pointer, value)
         for subject in self.stream.subjects:
             if subject["event"] == name:
-                pointers.set(data, str(subject["pointer"]), job_id)
+                # A batch names its job in every row (`/predictions/*/job_id`).
+                for concrete, _ in pointers.expand(data, str(subject["pointer"])):
+                    pointers.set(data, concrete, job_id)
         return data
 
     def prediction_data(self, job_id: str, row: Mapping[str, Any], total_count: int) -> dict[str, Any]:
@@ -67,6 +91,19 @@ class EventFactory:
         values: dict[str, Any] = {str(self.stream.counter["pointer"]): total_count}
         if item_pointer:
             values[item_pointer] = dict(row)
+        return self._ordered(name, {**self.pushed(name, job_id), **values})
+
+    def batch_data(self, job_id: str, rows: Sequence[Mapping[str, Any]], total_count: int) -> dict[str, Any]:
+        """Data of the trigger event of a `batch` design: the rows at its `items`, the count after the last."""
+        batch = self.stream.batch
+        assert batch is not None
+        values: dict[str, Any] = {
+            str(self.stream.counter["pointer"]): total_count,
+            str(batch["items"]): [dict(row) for row in rows],
+        }
+        return self._ordered(self.trigger_event, {**self.pushed(self.trigger_event, job_id), **values})
+
+    def _ordered(self, name: str, values: Mapping[str, Any]) -> dict[str, Any]:
         schema = self._schemas[name]
         data = sample(schema)
         for pointer, value in values.items():
@@ -116,6 +153,7 @@ class Subscription:
         "events",
         "job_id",
         "limit",
+        "match",
         "opened",
         "queue",
         "reason",
@@ -124,8 +162,10 @@ class Subscription:
         "tail",
     )
 
-    def __init__(self, job_id: str, limit: int) -> None:
+    def __init__(self, job_id: str, limit: int, match: Any = None) -> None:
         self.job_id = job_id
+        self.match = match
+        """The `filter` value this stream was opened with (None: every item)."""
         self.queue: deque[bytes] = deque()
         self.limit = limit
         self.closed = False
@@ -215,11 +255,20 @@ class Subscription:
 class StreamHub:
     """Every open stream of one mock: per-job fan-out of stored predictions and the heartbeat clock."""
 
-    def __init__(self, stream: StreamContract, time_scale: float, queue_size: int) -> None:
+    def __init__(
+        self,
+        stream: StreamContract,
+        time_scale: float,
+        queue_size: int,
+        projections: Mapping[str, Projection] | None = None,
+    ) -> None:
         if queue_size < 1:
             raise StreamError(f"stream queue size must be >= 1, got {queue_size}")
+        push = stream.push
+        if push is not None and str(push["operation_id"]) not in (projections or {}):
+            raise StreamError(f"the design pushes {push['operation_id']}'s answer, which the mock cannot compute")
         self.stream = stream
-        self.events = EventFactory(stream)
+        self.events = EventFactory(stream, projections)
         self.time_scale = time_scale
         self.queue_size = queue_size
         self.heartbeat_s = stream.heartbeat_interval_ms * time_scale / 1000.0
@@ -231,6 +280,15 @@ class StreamHub:
         self._dropped_slow = 0
         self._kick: asyncio.Event | None = None
         self._clock: asyncio.Task[None] | None = None
+        batch = stream.batch
+        self.batch_s = int(batch["window_ms"]) * time_scale / 1000.0 if batch is not None else None
+        self._pending: dict[str, list[tuple[Mapping[str, Any], int]]] = {}
+        self._flushes: dict[str, asyncio.TimerHandle] = {}
+        self._flushed_at: dict[str, float] = {}
+        found = stream.filter
+        self._filter_pointer = str(found["item_pointer"]) if found is not None else None
+        self.user_limit = int(stream.limit["streams"]) if stream.limit is not None else None
+        self._users: dict[str, int] = {}
         self.counters = StreamCounters()
         self.stopping = False
 
@@ -286,10 +344,17 @@ class StreamHub:
     # subscriptions
 
     def subscribe(
-        self, job_id: str, *, predictions: bool = True, heartbeats: bool = True, client: str = ""
+        self,
+        job_id: str,
+        *,
+        predictions: bool = True,
+        heartbeats: bool = True,
+        match: Any = None,
+        client: str = "",
     ) -> Subscription:
-        """Open a stream for `job_id` (to the `client` address); release it with `unsubscribe`."""
-        sub = Subscription(job_id, self.queue_size)
+        """Open a stream for `job_id` (to the `client` address; of only the items whose `filter` value is `match`,
+        if given); release it with `unsubscribe`."""
+        sub = Subscription(job_id, self.queue_size, match)
         sub.client = client
         sub.counters = self.counters
         self.counters.connected(job_id, _host(client))
@@ -316,19 +381,103 @@ class StreamHub:
             del subs[sub]
             if not subs:
                 del self._jobs[sub.job_id]
+                self._forget_batch(sub.job_id)
         self._open -= 1
         self._streams.discard(sub)
         sub.queue.clear()
         self.counters.closed(sub.job_id, _host(sub.client), time.monotonic() - sub.started)
 
     def on_prediction(self, job_id: str, row: dict[str, Any], total_count: int) -> None:
-        """Store listener: frame the event once and queue it on every open stream of the job."""
+        """Store listener: frame the event once and queue it on every open stream of the job.
+
+        In a `batch` design the row waits for the job's next flush instead (see `_hold`).
+        """
         subs = self._jobs.get(job_id)
         if not subs:
             return
-        frame = self.events.frame(self.events.trigger_event, self.events.prediction_data(job_id, row, total_count))
+        if self.batch_s is not None and self._hold(job_id, row, total_count):
+            return
+        self._fan_out(job_id, [(row, total_count)])
+
+    def _fan_out(self, job_id: str, items: Sequence[tuple[Mapping[str, Any], int]]) -> None:
+        """Queue the items' event on every open stream of the job: framed once per `filter` value asked for."""
+        subs = self._jobs.get(job_id)
+        if not subs:
+            return
+        frames: dict[Any, bytes | None] = {}
         for sub in list(subs):
-            self._deliver(sub, frame)
+            if sub.match not in frames:
+                frames[sub.match] = self._frame_items(job_id, items, sub.match)
+            frame = frames[sub.match]
+            if frame is not None:
+                self._deliver(sub, frame)
+
+    def _frame_items(self, job_id: str, items: Sequence[tuple[Mapping[str, Any], int]], match: Any) -> bytes | None:
+        """The trigger event of the items a stream filtering on `match` receives (None: none of them)."""
+        if match is not None and self._filter_pointer is not None:
+            items = [item for item in items if pointers.get(item[0], self._filter_pointer, None) == match]
+        if not items:
+            return None
+        name = self.events.trigger_event
+        if self.batch_s is not None:
+            return self.events.frame(name, self.events.batch_data(job_id, [row for row, _ in items], items[-1][1]))
+        ((row, total_count),) = items
+        return self.events.frame(name, self.events.prediction_data(job_id, row, total_count))
+
+    # batches: at most one trigger event per job and window
+
+    def _hold(self, job_id: str, row: Mapping[str, Any], total_count: int) -> bool:
+        """Keep the row for the job's next flush: at once after a quiet window, else at the window's end.
+
+        The flush runs on the event loop after the current request, so the rows of one upload go out together.
+        False (deliver now) when no event loop runs, as in a plain function call.
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        self._pending.setdefault(job_id, []).append((row, total_count))
+        if job_id not in self._flushes:
+            due = max(loop.time(), self._flushed_at.get(job_id, -math.inf) + (self.batch_s or 0.0))
+            self._flushes[job_id] = loop.call_at(due, self._flush, job_id)
+        return True
+
+    def _flush(self, job_id: str) -> None:
+        self._flushes.pop(job_id, None)
+        items = self._pending.pop(job_id, [])
+        self._flushed_at[job_id] = asyncio.get_running_loop().time()
+        if items:
+            self._fan_out(job_id, items)
+
+    def _forget_batch(self, job_id: str) -> None:
+        """A job without open streams keeps no batch: rows stored meanwhile are never delivered (ref §3.1)."""
+        handle = self._flushes.pop(job_id, None)
+        if handle is not None:
+            handle.cancel()
+        self._pending.pop(job_id, None)
+        self._flushed_at.pop(job_id, None)
+
+    # the per-user limit
+
+    def admit(self, user_id: str) -> bool:
+        """Count one more open stream of `user_id`; False (nothing counted) when the `limit` rule refuses it."""
+        held = self._users.get(user_id, 0)
+        if self.user_limit is not None and held >= self.user_limit:
+            return False
+        self._users[user_id] = held + 1
+        return True
+
+    def release(self, user_id: str) -> None:
+        """One stream of `user_id` admitted by `admit` has closed."""
+        held = self._users.get(user_id, 0) - 1
+        if held > 0:
+            self._users[user_id] = held
+        else:
+            self._users.pop(user_id, None)
+
+    def user_streams(self, user_id: str) -> int:
+        """Open live streams of one user."""
+        return self._users.get(user_id, 0)
 
     def _deliver(self, sub: Subscription, frame: bytes) -> None:
         if not sub.push(frame) and sub.reason == "slow" and sub in self._streams:
@@ -425,13 +574,17 @@ class StreamWriter:
     reading; without it (another server, an in-process test) such a stream ends when its client next reads.
     """
 
-    def __init__(self, sub: Subscription, send: Send, receive: Receive, scope: Scope | None = None) -> None:
+    def __init__(
+        self, sub: Subscription, send: Send, receive: Receive, scope: Scope | None = None, *, coding: str | None = None
+    ) -> None:
         self.sub = sub
         self._send = send
         self._receive = receive
         sub.aborter = (scope or {}).get("extensions", {}).get(ABORT_EXTENSION)
         self._watch: asyncio.Future[None] | None = None
         self.deliver: Callable[[bytes], Awaitable[None]] = self.write
+        # `wire.content_coding: gzip`: one gzip member over the whole stream, flushed after every message.
+        self._gzip = zlib.compressobj(wbits=GZIP_WBITS) if coding == "gzip" else None
 
     async def start(self, headers: list[tuple[bytes, bytes]], status: int = 200) -> None:
         """Send the response head and start watching for the client to go away."""
@@ -460,6 +613,8 @@ class StreamWriter:
 
     async def write(self, chunk: bytes) -> None:
         """Send one chunk now (waiting while the client's connection is full)."""
+        if self._gzip is not None:
+            chunk = self._gzip.compress(chunk) + self._gzip.flush(zlib.Z_SYNC_FLUSH)
         self.sub.sending = True
         try:
             await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -479,8 +634,9 @@ class StreamWriter:
         """End the response (if the client is still there) and stop watching."""
         if self._watch is not None and not self._watch.done():
             self._watch.cancel()
+            last = self._gzip.flush() if self._gzip is not None else b""
             with contextlib.suppress(OSError):
-                await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+                await self._send({"type": "http.response.body", "body": last, "more_body": False})
 
 
 class EventStream(Response):
@@ -499,16 +655,57 @@ class EventStream(Response):
 
 
 class LiveStream(EventStream):
-    """A live stream: `connected`, then heartbeats and the job's stored predictions until the client leaves."""
+    """A live stream: `connected`, then heartbeats and the job's stored predictions until the client leaves.
+
+    `match` is the `filter` value the request asked for; `user_id` the caller admitted by `StreamHub.admit`, released
+    when the stream ends.
+    """
+
+    def __init__(
+        self, hub: StreamHub, job_id: str, status: int = 200, *, match: Any = None, user_id: str | None = None
+    ) -> None:
+        super().__init__(hub, job_id, status)
+        self.match = match
+        self.user_id = user_id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         hub = self.hub
-        sub = hub.subscribe(self.job_id, client=peer(scope))
-        writer = StreamWriter(sub, send, receive, scope)
+        coding = content_coding(hub.stream, scope)
+        headers = [*self.raw_headers, (b"content-encoding", coding.encode())] if coding else self.raw_headers
+        sub = hub.subscribe(self.job_id, match=self.match, client=peer(scope))
+        writer = StreamWriter(sub, send, receive, scope, coding=coding)
         try:
             sub.queue.extend(hub.frames(self.job_id))
-            await writer.start(self.raw_headers)
+            await writer.start(headers)
             await writer.run()
         finally:
             hub.unsubscribe(sub)
+            if self.user_id is not None:
+                hub.release(self.user_id)
             await writer.finish()
+
+
+def content_coding(stream: StreamContract, scope: Scope) -> str | None:
+    """The contract's `wire.content_coding` when the request's `Accept-Encoding` accepts it, else None."""
+    coding = stream.content_coding
+    if coding is None:
+        return None
+    for name, value in scope.get("headers", ()):
+        if name == b"accept-encoding" and accepts(value.decode("latin-1"), coding):
+            return coding
+    return None
+
+
+def accepts(accept_encoding: str, coding: str) -> bool:
+    """True when an `Accept-Encoding` value accepts `coding` (by name or `*`, with a q-value above 0)."""
+    for item in accept_encoding.split(","):
+        name, _, params = item.strip().partition(";")
+        if name.strip().lower() not in (coding, "*"):
+            continue
+        q = params.strip().removeprefix("q=").strip() if params.strip().startswith("q=") else "1"
+        try:
+            if float(q) > 0:
+                return True
+        except ValueError:
+            continue
+    return False

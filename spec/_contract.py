@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from spec import pointers
 from spec._document import operations
 from spec._errors import SpecError
 from spec._operation import Operation, build_operation
@@ -74,6 +75,57 @@ class StreamContract:
         """How messages are written on the wire."""
         return dict(self.rules["wire"])
 
+    # The rules a design adds (each None in the base contract): read by the mock, the gate and ftl-load alike.
+
+    @property
+    def trigger_event(self) -> str:
+        """The event that delivers stored items."""
+        return str(self.rules["trigger"]["event"])
+
+    @property
+    def item_pointer(self) -> str:
+        """Where one stored item sits in the trigger event's data ("" when the event batches them)."""
+        return str(self.rules["trigger"].get("item_pointer") or "")
+
+    @property
+    def batch(self) -> Mapping[str, Any] | None:
+        """`{items, window_ms}`: the trigger event carries several stored items, at most one event per window."""
+        found = self.rules.get("batch")
+        return dict(found) if found else None
+
+    @property
+    def filter(self) -> Mapping[str, Any] | None:
+        """`{parameter, item_pointer}`: with the query parameter, only items whose value there equals it are sent."""
+        found = self.rules.get("filter")
+        return dict(found) if found else None
+
+    @property
+    def push(self) -> Mapping[str, Any] | None:
+        """`{events, pointer, operation_id}`: those events carry, at `pointer`, what the operation would answer."""
+        found = self.rules.get("push")
+        return dict(found) if found else None
+
+    @property
+    def limit(self) -> Mapping[str, Any] | None:
+        """`{per, streams, status}`: at most `streams` open streams per user; one more is refused with `status`."""
+        found = self.rules.get("limit")
+        return dict(found) if found else None
+
+    @property
+    def content_coding(self) -> str | None:
+        """The content coding the stream is sent with to a client that accepts it (`gzip`), or None."""
+        found = self.rules["wire"].get("content_coding")
+        return str(found) if found else None
+
+    def items_of(self, data: Any) -> list[Any]:
+        """The stored items one trigger event's decoded data carries, in order (none when they are not there)."""
+        if self.batch is not None:
+            found = pointers.get(data, str(self.batch["items"]), None)
+            return list(found) if isinstance(found, list) else []
+        pointer = self.item_pointer
+        found = pointers.get(data, pointer, None) if pointer else data
+        return [] if found is None else [found]
+
     def check_event(self, name: str, data: str) -> list[Violation]:
         """Violations of one event (its name and its JSON data text)."""
         return list(self.item_schema.violations({"event": name, "data": data}, name)) + self.check_event_data(
@@ -94,12 +146,16 @@ class StreamContract:
 
 @dataclass
 class Contract:
-    """The loaded contract: the document and indexed, compiled views of it."""
+    """The loaded contract: the document and indexed, compiled views of it.
+
+    `source` is the base document's path; `design` the name of the design overlaid on it, if any.
+    """
 
     document: Mapping[str, Any]
     resolved: Mapping[str, Any]
     operations: Mapping[str, Operation]
     source: str
+    design: str | None = None
 
     def __post_init__(self) -> None:
         self.by_route: dict[tuple[str, str], Operation] = {(op.method, op.path): op for op in self.operations.values()}
@@ -140,7 +196,12 @@ class Contract:
         for op in self.operations.values():
             rules = op.extensions.get("x-stream-contract")
             if rules:
-                return _stream_contract(op, rules)
+                stream = _stream_contract(op, rules)
+                push = stream.push
+                if push is not None and push.get("operation_id") not in self.operations:
+                    pointer = f"{op.pointer}/x-stream-contract/push/operation_id"
+                    raise SpecError(pointer, "push", f"no operation {push.get('operation_id')!r}")
+                return stream
         raise SpecError("/paths", "x-stream-contract", "no operation declares x-stream-contract")
 
     def iter_operations(self, include: Iterable[str] = (), exclude: Iterable[str] = ()) -> Iterator[Operation]:
@@ -172,14 +233,71 @@ def _stream_contract(op: Operation, rules: Mapping[str, Any]) -> StreamContract:
     for key in ("first_event", "error_event"):
         if rules[key] not in events:
             raise SpecError(f"{op.pointer}/x-stream-contract/{key}", "event", f"{rules[key]!r} is not a declared event")
-    return StreamContract(op, events, media.item_schema, rules)
+    stream = StreamContract(op, events, media.item_schema, rules)
+    _check_design_rules(stream, f"{op.pointer}/x-stream-contract")
+    return stream
 
 
-def index(document: Mapping[str, Any], resolved: Mapping[str, Any], source: str) -> Contract:
-    """Build the Contract from a checked document and its dereferenced copy."""
+CONTENT_CODINGS = ("gzip",)
+
+
+def _check_design_rules(stream: StreamContract, where: str) -> None:
+    """The optional rules a design adds must name what the contract declares."""
+    op, events = stream.operation, stream.events
+    if stream.trigger_event not in events:
+        raise SpecError(f"{where}/trigger/event", "event", f"{stream.trigger_event!r} is not a declared event")
+    batch = stream.batch
+    if batch is not None:
+        window = batch.get("window_ms")
+        if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+            raise SpecError(
+                f"{where}/batch/window_ms", "batch", f"must be a whole number of milliseconds >= 1, got {window!r}"
+            )
+        items = pointers.schema_at(events[stream.trigger_event].raw, str(batch.get("items", "")))
+        if items.get("type") != "array":
+            raise SpecError(
+                f"{where}/batch/items", "batch", f"{stream.trigger_event} declares no array at {batch.get('items')!r}"
+            )
+    found = stream.filter
+    if found is not None:
+        declared = {p.name for p in op.parameters_in("query")}
+        if found.get("parameter") not in declared:
+            raise SpecError(
+                f"{where}/filter/parameter",
+                "filter",
+                f"{found.get('parameter')!r} is not a query parameter of {op.operation_id}",
+            )
+    push = stream.push
+    if push is not None:
+        unknown = [name for name in push.get("events") or () if name not in events]
+        if not push.get("events") or unknown:
+            raise SpecError(f"{where}/push/events", "push", f"must list declared events, got {push.get('events')!r}")
+        for name in push["events"]:
+            if not pointers.schema_at(events[name].raw, str(push.get("pointer", ""))):
+                raise SpecError(f"{where}/push/pointer", "push", f"{name} declares nothing at {push.get('pointer')!r}")
+    limit = stream.limit
+    if limit is not None:
+        streams = limit.get("streams")
+        if not isinstance(streams, int) or isinstance(streams, bool) or streams < 1:
+            raise SpecError(f"{where}/limit/streams", "limit", f"must be a whole number >= 1, got {streams!r}")
+        if str(limit.get("status")) not in op.responses:
+            raise SpecError(
+                f"{where}/limit/status", "limit", f"{op.operation_id} declares no {limit.get('status')!r} response"
+            )
+    coding = stream.content_coding
+    if coding is not None and coding not in CONTENT_CODINGS:
+        raise SpecError(
+            f"{where}/wire/content_coding", "wire", f"must be one of {', '.join(CONTENT_CODINGS)}, got {coding!r}"
+        )
+
+
+def index(
+    document: Mapping[str, Any], resolved: Mapping[str, Any], source: str, *, design: str | None = None
+) -> Contract:
+    """Build the Contract from a checked document and its dereferenced copy (of `design`, when one is overlaid)."""
     ops: dict[str, Operation] = {}
     paths = resolved.get("paths", {})
     for method, path, raw in operations(dict(resolved)):
         op = build_operation(method, path, raw, paths[path], resolved.get("security"))
         ops[op.operation_id] = op
-    return Contract(document=document, resolved=resolved, operations=ops, source=source)
+    return Contract(document=document, resolved=resolved, operations=ops, source=source, design=design)

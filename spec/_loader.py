@@ -1,6 +1,7 @@
-"""`spec.load`: read, check and index a contract document, once per path.
+"""`spec.load`: read, check and index a contract document, once per path (and design).
 
-A broken document fails with a SpecError naming the JSON pointer and the rule.
+A broken document fails with a SpecError naming the JSON pointer and the rule; a broken design overlay with an
+OverlayError naming its file, the action and the rule. A design's contract gets every check the base gets.
 """
 
 from __future__ import annotations
@@ -10,40 +11,77 @@ import os
 import threading
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
-from spec import _document
+from spec import _document, _overlay
 from spec._contract import Contract, index
+from spec._designs import Design, find_design
 from spec._errors import SpecError
 
 BUNDLED_SPEC = Path(__file__).with_name("openapi.yaml")
 
-_cache: dict[tuple[str, int], Contract] = {}
+_cache: dict[tuple[object, ...], Contract] = {}
 _lock = threading.Lock()
 
 
-def load(path: str | os.PathLike[str] | None = None) -> Contract:
-    """Load and check the contract at `path` (default: the bundled `spec/openapi.yaml`)."""
+def load(path: str | os.PathLike[str] | None = None, *, design: str | os.PathLike[str] | None = None) -> Contract:
+    """Load and check the contract at `path` (default: the bundled `spec/openapi.yaml`).
+
+    With `design` (a name from `spec/designs/` or an overlay file) the design's overlay is applied first, and the
+    overlaid document is checked like the base.
+    """
     source = Path(path) if path is not None else BUNDLED_SPEC
-    try:
-        key = (str(source.resolve()), source.stat().st_mtime_ns)
-    except OSError as exc:
-        raise SpecError("", "readable", f"cannot read {source}: {exc.strerror}") from None
+    chosen = find_design(design) if design is not None else None
+    key: tuple[object, ...] = (_stamp(source),)
+    if chosen is not None:
+        key += (_stamp(chosen.path),)
     with _lock:
         cached = _cache.get(key)
         if cached is None:
-            cached = _cache[key] = _load(source)
+            cached = _cache[key] = _load(source, chosen)
         return cached
 
 
-def _load(source: Path) -> Contract:
+def _stamp(path: Path) -> tuple[str, int]:
+    try:
+        return str(path.resolve()), path.stat().st_mtime_ns
+    except OSError as exc:
+        raise SpecError("", "readable", f"cannot read {path}: {exc.strerror}") from None
+
+
+def _load(source: Path, chosen: Design | None = None) -> Contract:
     document = _document.read(source)
+    if chosen is not None:
+        overlay = _overlay.read_overlay(chosen.path)
+        document = _overlay.apply(document, overlay, chosen.path, str(source))
+    try:
+        contract = _checked(source, document, chosen)
+    except SpecError as exc:
+        if chosen is None:
+            raise
+        where = f"the contract of design {chosen.name} ({chosen.path} over {source})"
+        raise SpecError(exc.pointer, exc.rule, f"{exc.message} (in {where})") from None
+    return contract
+
+
+def _checked(source: Path, document: dict[str, Any], chosen: Design | None) -> Contract:
     _document.check_operation_ids(document)
     resolved = _document.dereference(document)
-    _check_openapi_once(source, document)
+    digest = _digest(source, chosen)
+    _check_openapi_once(digest, document)
     _document.check_examples(resolved)
-    contract = index(document, resolved, str(source))
+    contract = index(document, resolved, str(source), design=chosen.name if chosen else None)
+    # The stream's rules are checked here (through its example), so a design's never fail on first use.
     _check_stream_example(contract)
     return contract
+
+
+def _digest(source: Path, chosen: Design | None) -> str:
+    """What identifies the document checked: the base's bytes, and the overlay's when there is one."""
+    digest = hashlib.sha256(source.read_bytes())
+    if chosen is not None:
+        digest.update(b"\0overlay\0" + chosen.path.read_bytes())
+    return digest.hexdigest()
 
 
 def _cache_dir() -> Path:
@@ -51,13 +89,12 @@ def _cache_dir() -> Path:
     return Path(base) / "ftl-harness"
 
 
-def _check_openapi_once(source: Path, document: dict[str, object]) -> None:
+def _check_openapi_once(digest: str, document: dict[str, object]) -> None:
     """Validate against OpenAPI 3.2, remembering documents already found valid (by content hash).
 
     The full validation costs most of a load; every CLI call loads the contract, so a document
     that passed once is not validated again until its bytes or the validator's version change.
     """
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()
     marker = _cache_dir() / f"openapi-valid-{version('openapi-spec-validator')}-{digest}"
     if marker.exists():
         return

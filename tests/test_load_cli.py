@@ -164,7 +164,10 @@ def test_summary_and_reduction_follow_the_counts() -> None:
     assert sse["latency_ms"]["prediction_delay"]["samples"] == 120
     result = compare({"polling": polling, "sse": sse}, workload)
     assert result["modes"] == ["polling", "sse"]
-    assert result["expected"] == {"polls_per_job_hour": 240.0, "stream_connections": 4, "refetches": 120}
+    assert result["expected"] == {
+        "polling": {"polls_per_job_hour": 240.0},
+        "sse": {"stream_connections": 4, "refetches": 120},
+    }
     assert result["reduction_percent"]["live_update_requests"] == pytest.approx((240 - 125) / 240 * 100)
     assert result["reduction_percent"]["server_cpu"] is None
     assert reduction(0, 5) is None

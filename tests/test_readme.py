@@ -164,6 +164,16 @@ COMMANDS: dict[str, Run] = {
     'curl -s -H "X-API-Key: wak_j6S4qYhLagyZf5dM0YG2x1AqBunB27b4" http://127.0.0.1:8765/api/training/jobs': Run(
         replace={"http://127.0.0.1:8765": "{server}"}, says=('"jobs"',)
     ),
+    # --- designs ----------------------------------------------------------------------------------------
+    "ftl-spec --design sse-push": Run(
+        says=("design sse-push (", "  push: connected, prediction carry get_prediction_trends's answer at /trends")
+    ),
+    "ftl-mock --design sse-batched-2s": Run(
+        env={"FTL_MOCK_PORT": "{port}"}, server=True, says=("with design sse-batched-2s (63 operations)",)
+    ),
+    "ftl-gate --design sse-push --include predictions": Run(
+        env=GATE_SHORT, says=("design sse-push) · seed", "ftl-gate: passed:")
+    ),
     # After the request above, the mock's metrics count it (the README shows this line).
     "curl -s http://127.0.0.1:8765/__mock/metrics | grep ftl_mock_requests_total": Run(
         replace={"http://127.0.0.1:8765": "{server}"},
@@ -259,6 +269,21 @@ COMMANDS: dict[str, Run] = {
         env={"FTL_LOAD_HOLD": "5s"},  # each step holds its streams 5 s instead of 20 s
         outputs=("reports/capacity-*/capacity.json", "reports/capacity-*/step-00800.html"),
         says=("| 800 | 800 | 800 / 800 |",),
+        slow=True,
+    ),
+    "ftl-load compare --designs all                     "
+    "# every design of the note's Phase 4 side by side, each against its own mock": Run(
+        env=LOAD_SHORT,
+        outputs=("reports/load-*/compare.json", "reports/load-*/compare.png", "reports/load-*/sse-push.html"),
+        says=("| figure | polling | SSE | SSE push | SSE batched 2 s | SSE epoch filter | SSE gzip |",),
+        slow=True,
+    ),
+    "ftl-load compare --designs polling,sse,sse-push --rates 0.25,1,2,4 --jobs 10   "
+    "# by prediction rate: where each design breaks even": Run(
+        # Four simulated minutes (one upload at the lowest rate) at 1/960: a quarter of a second per run.
+        env={"FTL_LOAD_DURATION": "4m", "FTL_LOAD_TIME_SCALE": "1/960"},
+        outputs=("reports/load-*/compare.png", "reports/load-*/sse-push-r4.html"),
+        says=("| live-update requests per job-hour | 0.25/min | 1/min | 2/min | 4/min | costs less than polling |",),
         slow=True,
     ),
     "python -m load compare --help                      # every flag, its default and its FTL_LOAD_* variable": Run(
@@ -378,7 +403,9 @@ def serving(command: str, run: Run, folder: Path, places: dict[str, str]) -> Ite
     """Start a server command as written; yield its URL (from its banner) and its output so far."""
     env = user_env() | {name: fill(value, places) for name, value in run.env.items()}
     process = subprocess.Popen(
-        [SHELL_OF[command], "-c", command],
+        # `exec`: the server is the process Ctrl-C reaches, as in a terminal (dash does not exec a lone
+        # command itself, and a non-interactive shell dies of the SIGINT its child handles).
+        [SHELL_OF[command], "-c", f"exec {command}"],
         cwd=folder,
         env=env | {"PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,

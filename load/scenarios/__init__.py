@@ -1,16 +1,26 @@
 """The load scenarios `ftl-load` runs: each a `load.tab.Tab` in its own module, registered here once.
 
-`--mode` offers them in this order; `--mode both` compares `COMPARED`, the first being the baseline.
+`--mode` and `--designs` offer them in this order; `--mode both` compares `COMPARED`, the first being the baseline.
+A scenario's name is the design it is compared as: its tab's behaviour against the contract its `design` names.
 """
 
 from __future__ import annotations
 
 from load.errors import LoadError
-from load.scenarios import polling, sse
+from load.scenarios import debounced, epoch_filter, gzip, polling, push, sse
 from load.tab import Tab, registry
 
-SCENARIOS = registry(polling.Polling, sse.RefetchOnEvent)
+SCENARIOS = registry(
+    polling.Polling,
+    sse.RefetchOnEvent,
+    push.UsePayload,
+    debounced.DebouncedRefetch,
+    epoch_filter.EpochFilter,
+    gzip.GzipRefetch,
+)
 COMPARED = ("polling", "sse")
+ALL = tuple(SCENARIOS)
+"""`--designs all`: every scenario, the baseline first."""
 
 
 def scenario(name: str) -> type[Tab]:

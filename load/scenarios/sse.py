@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from load import chart
 from load.tab import Arrival, Tab
 from load.workload import Workload
 
@@ -17,17 +16,21 @@ class RefetchOnEvent(Tab):
 
     def prepare(self) -> None:
         super().prepare()
+        self.open()
+
+    def open(self) -> None:
+        """Connect the stream (a tab that filters it says how)."""
         self.page.open_stream()
 
     def on_event(self, arrival: Arrival) -> None:
         if arrival.name == self.plan.stream.trigger_event and self.plan.refetch:
-            self.page.in_background(self.page.fetch, chart.REFETCH)
+            self.refetch(self.rows(arrival))
 
     def play(self, start_at: float) -> None:
         # Open for the whole schedule, then (within the grace) until the job's last prediction has arrived.
         end = self.workload.wall(start_at, self.workload.duration_s)
         self.page.sleep_until(end)
-        self.page.wait_for_predictions(until=end + self.plan.grace_s)
+        self.page.wait_for_predictions(until=end + self.plan.grace_s, count=self.expected_rows())
 
     @classmethod
     def expected(cls, workload: Workload) -> dict[str, float]:

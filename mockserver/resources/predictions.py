@@ -6,13 +6,14 @@ and only as that job's owner (the platform stores each item under whatever job a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import groupby
 from typing import Any
 
 from starlette.responses import Response
 
 from mockserver.context import Context, Handler
+from mockserver.store import Store
 from mockserver.store.table import Row
 from mockserver.wire import dumps
 
@@ -108,12 +109,17 @@ def trends_of(rows: Sequence[Row]) -> dict[str, Any]:
     return {"trends": trends, "overall_improvement": overall_improvement(trends)}
 
 
+def trends_body(store: Store, job_id: str) -> dict[str, Any]:
+    """What `get_prediction_trends` answers for a job: its trend series and overall improvement."""
+    return {"job_id": job_id, **store.predictions.derived(job_id, "trends", trends_of)}
+
+
 def get_prediction_trends(ctx: Context) -> Response:
     """Per-epoch quality aggregates of the job's predictions."""
     job_id = _owned(ctx)
     if job_id is None:
         return ctx.error(404, NOT_FOUND)
-    return ctx.json({"job_id": job_id, **ctx.state.store.predictions.derived(job_id, "trends", trends_of)})
+    return ctx.json(trends_body(ctx.state.store, job_id))
 
 
 def create_predictions(ctx: Context) -> Response:
@@ -133,6 +139,9 @@ def create_predictions(ctx: Context) -> Response:
     stored = ctx.state.store.predictions.insert(ctx.body["predictions"])
     return ctx.json({"success": True, "count": len(stored)})
 
+
+PROJECTIONS: dict[str, Callable[[Store, str], Any]] = {"get_prediction_trends": trends_body}
+"""What an operation answers about one job, for a design that pushes it in the stream (`x-stream-contract.push`)."""
 
 HANDLERS: dict[str, Handler] = {
     "get_predictions": get_predictions,

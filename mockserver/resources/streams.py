@@ -1,6 +1,7 @@
 """The prediction stream (`stream_predictions`): ownership check, then a live or scripted stream.
 
-Authentication happened before the handler; a job that is missing or someone else's is a plain-text 404.
+Authentication happened before the handler; a job that is missing or someone else's is a plain-text 404. A design
+with a `limit` refuses a user's stream beyond it; one with a `filter` opens the stream on the query's value.
 """
 
 from __future__ import annotations
@@ -27,7 +28,20 @@ def stream_predictions(ctx: Context) -> Response:
     if ctx.state.store.jobs.owned(job_id, ctx.principal.user_id) is None:
         return ctx.error(NOT_FOUND, not_found_message(ctx.op))
     scripted = ctx.state.scenarios.stream(job_id)
-    return scripted if scripted is not None else LiveStream(ctx.state.streams, job_id)
+    if scripted is not None:
+        return scripted
+    hub = ctx.state.streams
+    rules = hub.stream
+    found = rules.filter
+    match = ctx.query.get(str(found["parameter"])) if found is not None else None
+    user_id = ctx.principal.user_id
+    if user_id is not None and not hub.admit(user_id):
+        limit = rules.limit or {}
+        return ctx.error(
+            int(limit.get("status", 429)),
+            f"Too many open streams: at most {limit.get('streams')} per {limit.get('per')}",
+        )
+    return LiveStream(hub, job_id, match=match, user_id=user_id)
 
 
 HANDLERS: dict[str, Handler] = {"stream_predictions": stream_predictions}
