@@ -613,12 +613,11 @@ class StreamWriter:
 
     async def write(self, chunk: bytes) -> None:
         """Send one chunk now (waiting while the client's connection is full)."""
-        if self._gzip is not None:
-            chunk = self._gzip.compress(chunk) + self._gzip.flush(zlib.Z_SYNC_FLUSH)
+        body = chunk if self._gzip is None else self._gzip.compress(chunk) + self._gzip.flush(zlib.Z_SYNC_FLUSH)
         self.sub.sending = True
         try:
-            await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
-            self.sub.wrote(chunk)
+            await self._send({"type": "http.response.body", "body": body, "more_body": True})
+            self.sub.wrote(chunk)  # what was sent, before the coding: the tail and the event counters read it
         finally:
             self.sub.sending = False
 

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import ALICE_KEY, DEMO_JOB, MockProcess, path_of
+from prometheus_client.parser import text_string_to_metric_families
 
 HEADERS = {"X-API-Key": ALICE_KEY}
 STREAM = path_of("stream_predictions", jobId=DEMO_JOB)
@@ -171,6 +172,15 @@ def test_sse_gzip_codes_the_stream_for_a_client_that_accepts_it(designed: Callab
         assert decoder.decompress(chunk).endswith(b"\n\n")
     decoded = sum(len(json.dumps(d, separators=(",", ":"))) for _, d, _ in coded.messages)
     assert sum(len(c) for c in coded.chunks) < decoded
+    # The metrics count the coded stream's events by name, as they count a plain stream's.
+    sent = {
+        sample.labels["event"]: sample.value
+        for family in text_string_to_metric_families(mock.admin_client.metrics())
+        for sample in family.samples
+        if sample.name == "ftl_mock_stream_events_sent_total"
+    }
+    assert sent["prediction"] == 2
+    assert sent["connected"] == 1
 
 
 def test_sse_gzip_sends_plain_text_to_a_client_that_does_not_accept_it(designed: Callable[..., MockProcess]) -> None:
