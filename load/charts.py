@@ -33,7 +33,7 @@ def _figure() -> Figure:
 def _save(figure: Figure, path: Path) -> Path:
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
+    figure.savefig(path, bbox_inches="tight")  # a legend placed below the axes is kept whole
     return path
 
 
@@ -84,8 +84,9 @@ def compare_chart(result: dict[str, Any], path: Path) -> Path:
     ax.set_xlabel("simulated minutes")
     ax.set_ylabel("requests per simulated minute")
     ax.grid(True, alpha=0.3)
-    ax.set_ylim(bottom=0, top=ax.get_ylim()[1] * 1.3)
-    ax.legend(loc="upper right", fontsize=8, ncol=3)
+    ax.set_ylim(bottom=0, top=ax.get_ylim()[1] * 1.1)
+    # Below the axes: with six scenarios a legend inside covers the lines.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=8, ncol=3, frameon=False)
     return _save(figure, path)
 
 
