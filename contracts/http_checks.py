@@ -14,7 +14,7 @@ from schemathesis import CheckContext, Response
 from schemathesis.core.failures import CustomFailure
 from schemathesis.generation.case import Case
 
-from contracts.pointers import resolve
+from spec import pointers
 
 
 def _query_int(value: Any) -> int | None:
@@ -31,7 +31,7 @@ def _items(response: Response, pointer: str) -> list[Any] | None:
     if not 200 <= response.status_code < 300:
         return None
     try:
-        items = resolve(json.loads(response.content), pointer)
+        items = pointers.get(json.loads(response.content), pointer)
     except ValueError:
         return None
     return items if isinstance(items, list) else None

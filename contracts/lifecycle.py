@@ -154,7 +154,7 @@ class Lifecycles:
         identifier: str,
     ) -> Exchange | None:
         """Send `target` with the link's values filled from the created resource."""
-        path = target.path
+        path_values: dict[str, str] = {}
         query: dict[str, str] = {}
         for name, expression in parameters.items():
             if expression != RESPONSE_BODY + pointer:
@@ -163,15 +163,16 @@ class Lifecycles:
             if parameter is None:
                 return None
             if parameter.location == "path":
-                path = path.replace("{" + str(name) + "}", identifier)
+                path_values[str(name)] = identifier
             elif parameter.location == "query":
                 query[str(name)] = identifier
         body = request_example(target)
         for name, expression in body_links.items():
             if expression == RESPONSE_BODY + pointer and isinstance(body, dict):
                 body = {**body, str(name): identifier}
-        if "{" in path:
+        if set(path_values) != {p.name for p in target.parameters_in("path")}:
             return None
+        path = target.path_for(**path_values)
         headers = self.provisioner.auth.headers_for(target, job_values=[identifier]) or {}
         response = self.provisioner.send(client, target, headers=headers, body=body, path=path, query=query)
         status = response.status_code if response is not None else 0

@@ -15,7 +15,6 @@ from itertools import pairwise
 from types import MappingProxyType
 from typing import Any
 
-from contracts.pointers import MISSING, resolve
 from contracts.sse_reader import Frame
 from contracts.stream_capture import StreamCapture
 from spec import Schema, StreamContract, pointers
@@ -78,7 +77,7 @@ def _decoded(frame: Frame) -> Any:
     try:
         return json.loads(frame.data)
     except ValueError:
-        return MISSING
+        return pointers.MISSING
 
 
 def _show(frame: Frame, limit: int = 200) -> str:
@@ -215,12 +214,12 @@ def stream_counter(capture: StreamCapture, stream: StreamContract, timing: Timin
         raise Skip(f"no {rule['event']} event arrived")
     increment = int(rule.get("increment", 1))
     # On a filtered stream the counter still counts every item of the job, the ones not sent too.
-    filtered = _filter_value(capture, stream) is not MISSING
+    filtered = _filter_value(capture, stream) is not pointers.MISSING
     found = []
     previous = capture.counter_baseline
     for frame in messages:
         decoded = _decoded(frame)
-        value = resolve(decoded, str(rule["pointer"]))
+        value = pointers.get(decoded, str(rule["pointer"]))
         if not isinstance(value, int) or isinstance(value, bool):
             found.append(f"{rule['event']} {rule['pointer']} is not an integer: {_show(frame)}")
             continue
@@ -282,7 +281,7 @@ def stream_data_encoding(capture: StreamCapture, stream: StreamContract, timing:
         raise Skip(f"no rule for data encoding {encoding!r}")
     found = []
     for frame in messages:
-        if _decoded(frame) is MISSING:
+        if _decoded(frame) is pointers.MISSING:
             found.append(f"data is not JSON: {_show(frame)}")
         elif not _is_compact(frame.data):
             found.append(f"data has whitespace outside strings: {_show(frame)}")
@@ -359,7 +358,7 @@ def stream_filter(capture: StreamCapture, stream: StreamContract, timing: Timing
     if rule is None:
         raise Skip("the contract has no stream filter")
     wanted = _filter_value(capture, stream)
-    if wanted is MISSING:
+    if wanted is pointers.MISSING:
         raise Skip(f"the stream was opened without ?{rule['parameter']}=")
     items = [
         (frame, item)
@@ -371,18 +370,18 @@ def stream_filter(capture: StreamCapture, stream: StreamContract, timing: Timing
         raise Skip(f"no {stream.trigger_event} item arrived and none outside the filter was stored")
     pointer = str(rule["item_pointer"])
     return [
-        f"{frame.event} carries an item with {pointer} {resolve(item, pointer)!r} on a stream opened with "
+        f"{frame.event} carries an item with {pointer} {pointers.get(item, pointer)!r} on a stream opened with "
         f"?{rule['parameter']}={wanted!r}: {_show(frame)}"
         for frame, item in items
-        if resolve(item, pointer) != wanted
+        if pointers.get(item, pointer) != wanted
     ]
 
 
 def _filter_value(capture: StreamCapture, stream: StreamContract) -> Any:
     rule = stream.filter
     if rule is None:
-        return MISSING
-    return capture.query.get(str(rule["parameter"]), MISSING)
+        return pointers.MISSING
+    return capture.query.get(str(rule["parameter"]), pointers.MISSING)
 
 
 def _is_compact(text: str) -> bool:
