@@ -18,6 +18,7 @@ import httpx
 
 from contracts.errors import GateError
 from contracts.sdk.findings import Finding, failure, warning
+from mockserver.client import AdminClientError, MockAdmin
 from spec import Contract, Operation
 
 JSON = "application/json"
@@ -472,33 +473,22 @@ class JournalChecker:
         return [self.check(entry) for entry in entries]
 
 
-class MockAdmin:
-    """The admin API of a running mock, as far as the SDK checks need it (journal, data)."""
+class SdkAdmin(MockAdmin):
+    """The mock's admin API as the SDK checks use it: `MockAdmin`, with its failures as GateError."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.admin = f"{self.base_url}/__mock"
-        self._client = httpx.Client(timeout=timeout)
-
-    def close(self) -> None:
-        """Release the HTTP client."""
-        self._client.close()
-
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
-        url = f"{self.admin}/{path}"
+    def call(
+        self, name: str, *, params: Mapping[str, Any] | None = None, body: Any = None, **path: str
+    ) -> httpx.Response:
         try:
-            response = (
-                self._client.request(method, url, json=body) if body is not None else self._client.request(method, url)
-            )
+            return super().call(name, params=params, body=body, **path)
         except httpx.HTTPError as exc:
-            raise GateError(f"mock admin API unreachable at {url}: {exc}") from None
-        if response.status_code != 200:
-            raise GateError(f"mock admin API {method} {url} answered {response.status_code}: {response.text[:200]}")
-        return response.json()
+            raise GateError(f"mock admin API unreachable at {self.base}: {exc}") from None
+        except AdminClientError as exc:
+            raise GateError(f"mock admin API {exc}") from None
 
     def journal(self) -> list[JournalEntry]:
         """Every journalled request, oldest first; GateError when the journal dropped some."""
-        data = self._call("GET", "journal")
+        data = self.call("get_journal").json()
         entries = [JournalEntry.from_json(e) for e in data.get("entries") or []]
         if int(data.get("total") or 0) > len(entries):
             raise GateError(
@@ -507,23 +497,6 @@ class MockAdmin:
             )
         return entries
 
-    def clear_journal(self) -> None:
-        """Forget every journalled request."""
-        self._call("DELETE", "journal")
-
-    def data(self) -> dict[str, Any]:
-        """The mock's whole store, secrets in full (`GET /__mock/data?secrets=1`: manifests may point at them)."""
-        result = self._call("GET", "data?secrets=1")
-        return result if isinstance(result, dict) else {}
-
-    def set_faults(self, faults: Mapping[str, Any]) -> None:
-        """Replace the mock's fault table (`PUT /__mock/faults`): `{operationId: {"error_status": 404}}`."""
-        self._call("PUT", "faults", dict(faults))
-
-    def clear_faults(self) -> None:
-        """Remove every fault."""
-        self._call("DELETE", "faults")
-
     def known_credentials(self) -> KnownCredentials:
         """The session and job tokens the mock holds now."""
-        return KnownCredentials.from_mock_data(self.data())
+        return KnownCredentials.from_mock_data(self.get_data(secrets=True))
