@@ -14,6 +14,7 @@ from schemathesis import CheckContext, Response
 from schemathesis.core.failures import CustomFailure
 from schemathesis.generation.case import Case
 
+from contracts.checks import Kind, declare
 from spec import pointers
 
 
@@ -87,3 +88,6 @@ class pagination_limit:  # lower case: the class name is the check name reports 
                 exception=AssertionError(message),
                 case_id=probe.id,
             )
+
+
+declare("pagination_limit", Kind.HTTP, function=pagination_limit)

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from contracts import checks
 from contracts.curl import curl
 from contracts.examples import request_example
 from contracts.exchange import Exchange, build
@@ -23,12 +24,12 @@ from contracts.provisioning import KINDS, Kind, Provisioner, body_bytes, id_poin
 from contracts.results import Results, Violation
 from spec import Contract, Operation
 
-USE_AFTER_FREE = "use_after_free"
-AVAILABILITY = "ensure_resource_availability"
+# Both are judged by Lifecycles' steps, below.
+USE_AFTER_FREE = checks.declare("use_after_free", checks.Kind.LIFECYCLE)
+AVAILABILITY = checks.declare("ensure_resource_availability", checks.Kind.LIFECYCLE)
 REQUEST_BODY = "$request.body#"
 RESPONSE_BODY = "$response.body#"
 GONE = (404, 410)
-LIFECYCLE_CHECKS = (USE_AFTER_FREE, AVAILABILITY)
 
 
 class Lifecycles:
@@ -205,5 +206,5 @@ class Lifecycles:
         query = f"?{urlencode(sent.query)}" if sent.query else ""
         url = self.provisioner.base_url + sent.path + query
         command = curl(sent.method, url, dict(sent.headers), secret_headers=self.provisioner.auth.secret_headers)
-        excerpt = f"HTTP {sent.status} ({sent.content_type or 'no Content-Type'})\n{sent.text[:600]}"
+        excerpt = checks.excerpt(sent.status, sent.content_type, sent.text)
         self.results.failed(Violation(operation, check, message, command, excerpt, sent))

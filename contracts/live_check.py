@@ -20,27 +20,35 @@ from urllib.parse import urlencode
 
 import httpx
 
+from contracts.checks import Kind, declare, excerpt, names
 from contracts.credentials import Authenticator
 from contracts.curl import curl
 from contracts.progress import Progress
 from contracts.results import Results, Violation
 from contracts.sse_reader import Frame
 from contracts.stream_capture import StreamCapture, StreamSession, Upload
-from contracts.stream_checks import STREAM_CHECKS, Skip, Timing, evaluate
+from contracts.stream_checks import Skip, Timing, evaluate
 from spec import Contract, Operation, StreamContract, pointers
 from spec.pointers import MISSING, replaced, substituted
 
-LIVE_CHECKS = (
-    "live_setup",
-    "live_prediction_delivery",
-    "live_event_matches_upload",
-    "live_counter_rest",
-    "live_push_matches_rest",
+# The live cross-check's and the pre-stream checks' rules are judged by LiveCheck's steps, below.
+LIVE_CHECKS = tuple(
+    declare(name, Kind.LIVE)
+    for name in (
+        "live_setup",
+        "live_prediction_delivery",
+        "live_event_matches_upload",
+        "live_counter_rest",
+        "live_push_matches_rest",
+    )
 )
-PRE_STREAM_CHECKS = ("stream_rejects_no_credentials", "stream_unknown_job", "stream_foreign_job", "stream_user_limit")
+PRE_STREAM_CHECKS = tuple(
+    declare(name, Kind.PRE_STREAM)
+    for name in ("stream_rejects_no_credentials", "stream_unknown_job", "stream_foreign_job", "stream_user_limit")
+)
 # How long a stream closed by the client may still count against a design's per-user limit.
 RELEASE_S = 2.0
-ALL_CHECKS = (*STREAM_CHECKS, *LIVE_CHECKS, *PRE_STREAM_CHECKS)
+ALL_CHECKS = names(Kind.STREAM, Kind.LIVE, Kind.PRE_STREAM)
 RESPONSE_BODY = "$response.body#"
 PART = "stream"
 
@@ -178,7 +186,7 @@ class LiveCheck:
             self.skips.setdefault(name, reason)
         if self.options.stream_job:
             return _Job(self.options.stream_job)
-        for name in (*STREAM_CHECKS, *PRE_STREAM_CHECKS):
+        for name in names(Kind.STREAM, Kind.PRE_STREAM):
             self.results.skipped(self.operation.operation_id, name, f"{reason} and no --stream-job was given")
         self._record_live()
         return None
@@ -652,8 +660,7 @@ def _status(response: httpx.Response | None) -> str:
     return f"HTTP {response.status_code}" if response is not None else "no response"
 
 
-def _excerpt(response: httpx.Response | None, limit: int = 600) -> str | None:
+def _excerpt(response: httpx.Response | None) -> str | None:
     if response is None:
         return None
-    text = response.text[:limit]
-    return f"HTTP {response.status_code} ({response.headers.get('content-type', 'no Content-Type')})\n{text}"
+    return excerpt(response.status_code, response.headers.get("content-type"), response.text)

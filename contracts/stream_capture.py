@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from contracts.checks import excerpt
 from contracts.sse_reader import Frame, SSEReader
 
 # Bytes kept of a response that is not a stream (an error body).
@@ -81,12 +82,10 @@ class StreamCapture:
         """Seconds between the response headers and the end of the read."""
         return max(0.0, self.closed_at - self.opened_at)
 
-    def excerpt(self, limit: int = 600) -> str:
+    def excerpt(self) -> str:
         """The response as a short text: status line, content type, the first bytes."""
         raw = self.body or b"".join(chunk for _, chunk in self.reader.chunks)
-        text = raw[:limit].decode("utf-8", errors="replace")
-        more = " …" if len(raw) > limit else ""
-        return f"HTTP {self.status} {self.headers.get('content-type', '')}\n{text}{more}"
+        return excerpt(self.status, self.headers.get("content-type"), raw)
 
 
 class StreamSession:

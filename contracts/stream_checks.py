@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
+from contracts.checks import Kind, check, of_kind
 from contracts.sse_reader import Frame
 from contracts.stream_capture import StreamCapture
 from spec import Schema, StreamContract, pointers
@@ -88,6 +89,7 @@ def _show(frame: Frame, limit: int = 200) -> str:
 # --- the response ----------------------------------------------------------------------------
 
 
+@check(Kind.STREAM)
 def stream_status(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """The stream opens with the operation's success status."""
     if capture.error and not capture.status:
@@ -96,6 +98,7 @@ def stream_status(capture: StreamCapture, stream: StreamContract, timing: Timing
     return [] if capture.status == expected else [f"expected HTTP {expected}, got HTTP {capture.status}"]
 
 
+@check(Kind.STREAM)
 def stream_content_type(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """The success response has the declared stream media type."""
     _opened(capture)
@@ -105,6 +108,7 @@ def stream_content_type(capture: StreamCapture, stream: StreamContract, timing: 
     return [f"Content-Type {capture.headers.get('content-type')!r} is not the declared {' or '.join(declared)}"]
 
 
+@check(Kind.STREAM)
 def stream_headers(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """Every required response header is sent and every declared header matches its schema."""
     _opened(capture)
@@ -119,6 +123,7 @@ def stream_headers(capture: StreamCapture, stream: StreamContract, timing: Timin
     return found
 
 
+@check(Kind.STREAM)
 def stream_never_ends(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """A stream the contract says never ends stays open for the whole read."""
     _opened(capture)
@@ -134,6 +139,7 @@ def stream_never_ends(capture: StreamCapture, stream: StreamContract, timing: Ti
 # --- the messages ----------------------------------------------------------------------------
 
 
+@check(Kind.STREAM)
 def stream_first_event(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """The first message is the contract's `first_event`."""
     messages = _messages(capture)
@@ -143,6 +149,7 @@ def stream_first_event(capture: StreamCapture, stream: StreamContract, timing: T
     return [] if first.event == stream.first_event else [f"first event is {first.event!r}, not {stream.first_event!r}"]
 
 
+@check(Kind.STREAM)
 def stream_event_declared(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """Every message names an event the stream's itemSchema declares."""
     declared = stream.event_names
@@ -153,6 +160,7 @@ def stream_event_declared(capture: StreamCapture, stream: StreamContract, timing
     ]
 
 
+@check(Kind.STREAM)
 def stream_event_data(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """The data of every declared event validates against its schema."""
     found: list[str] = []
@@ -164,6 +172,7 @@ def stream_event_data(capture: StreamCapture, stream: StreamContract, timing: Ti
     return found
 
 
+@check(Kind.STREAM)
 def stream_subject(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """Events that name their subject name the job of the stream's path."""
     messages = _messages(capture)
@@ -184,6 +193,7 @@ def stream_subject(capture: StreamCapture, stream: StreamContract, timing: Timin
     return found
 
 
+@check(Kind.STREAM)
 def stream_heartbeat(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """Heartbeats come at the contract's interval (scaled to the target) plus a tolerance."""
     messages = _messages(capture)
@@ -206,6 +216,7 @@ def stream_heartbeat(capture: StreamCapture, stream: StreamContract, timing: Tim
     return found
 
 
+@check(Kind.STREAM)
 def stream_counter(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """The counter never decreases and rises by the contract's increment with every counted event."""
     rule = stream.counter
@@ -241,6 +252,7 @@ def stream_counter(capture: StreamCapture, stream: StreamContract, timing: Timin
 # --- the wire --------------------------------------------------------------------------------
 
 
+@check(Kind.STREAM)
 def stream_line_endings(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """Every line ends with the contract's line ending (so one convention throughout)."""
     _opened(capture)
@@ -255,6 +267,7 @@ def stream_line_endings(capture: StreamCapture, stream: StreamContract, timing: 
     return [f"lines end with {shown}; the contract says {expected!r} only"]
 
 
+@check(Kind.STREAM)
 def stream_fields(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """Each message has exactly the contract's fields in order: no ids, retries, comments or extra lines."""
     messages = [frame for frame in capture.frames if frame.fields or frame.comments]
@@ -273,6 +286,7 @@ def stream_fields(capture: StreamCapture, stream: StreamContract, timing: Timing
     return found
 
 
+@check(Kind.STREAM)
 def stream_data_encoding(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """Data is encoded as the contract says (compact JSON: valid, no insignificant whitespace)."""
     messages = _some_messages(capture)
@@ -288,6 +302,7 @@ def stream_data_encoding(capture: StreamCapture, stream: StreamContract, timing:
     return found
 
 
+@check(Kind.STREAM)
 def stream_frames_terminated(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """Every message ends with a blank line and nothing stray surrounds them."""
     _opened(capture)
@@ -302,6 +317,7 @@ def stream_frames_terminated(capture: StreamCapture, stream: StreamContract, tim
     return found
 
 
+@check(Kind.STREAM)
 def stream_single_chunk(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """Each message arrives in one chunk when the contract says so (split messages are lost by some clients)."""
     messages = _some_messages(capture)
@@ -317,6 +333,7 @@ def stream_single_chunk(capture: StreamCapture, stream: StreamContract, timing: 
 # --- the rules of a design ----------------------------------------------------------------------
 
 
+@check(Kind.STREAM)
 def stream_content_coding(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """A stream the contract codes (`wire.content_coding`) is sent so to a client that accepts it, and decodes."""
     _opened(capture)
@@ -334,6 +351,7 @@ def stream_content_coding(capture: StreamCapture, stream: StreamContract, timing
     return []
 
 
+@check(Kind.STREAM)
 def stream_batch_window(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """A batching stream sends at most one trigger event per window (scaled to the target, less the tolerance)."""
     batch = stream.batch
@@ -352,6 +370,7 @@ def stream_batch_window(capture: StreamCapture, stream: StreamContract, timing: 
     ]
 
 
+@check(Kind.STREAM)
 def stream_filter(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """A stream opened with the `filter` parameter carries only items with that value."""
     rule = stream.filter
@@ -401,31 +420,7 @@ def _is_compact(text: str) -> bool:
     return True
 
 
-STREAM_CHECKS: Mapping[str, Rule] = MappingProxyType(
-    {
-        rule.__name__: rule
-        for rule in (
-            stream_status,
-            stream_content_type,
-            stream_headers,
-            stream_never_ends,
-            stream_first_event,
-            stream_event_declared,
-            stream_event_data,
-            stream_subject,
-            stream_heartbeat,
-            stream_counter,
-            stream_line_endings,
-            stream_fields,
-            stream_data_encoding,
-            stream_frames_terminated,
-            stream_single_chunk,
-            stream_content_coding,
-            stream_batch_window,
-            stream_filter,
-        )
-    }
-)
+STREAM_CHECKS: Mapping[str, Rule] = MappingProxyType({c.name: cast(Rule, c.function) for c in of_kind(Kind.STREAM)})
 
 
 def evaluate(capture: StreamCapture, stream: StreamContract, timing: Timing) -> Iterator[tuple[str, list[str] | Skip]]:

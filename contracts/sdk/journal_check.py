@@ -11,11 +11,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 import httpx
 
+from contracts.checks import Kind, check, of_kind
 from contracts.errors import GateError
 from contracts.sdk.findings import Finding, failure, warning
 from mockserver.client import AdminClientError, MockAdmin
@@ -194,6 +195,7 @@ class RequestContext:
 RequestCheck = Callable[[RequestContext], Iterable[Finding]]
 
 
+@check(Kind.SDK)
 def operation_exists(ctx: RequestContext) -> Iterable[Finding]:
     """The method and path are an operation of the contract."""
     if ctx.operation is not None:
@@ -210,6 +212,7 @@ def operation_exists(ctx: RequestContext) -> Iterable[Finding]:
         )
 
 
+@check(Kind.SDK)
 def parameters_conform(ctx: RequestContext) -> Iterable[Finding]:
     """Path, query and header parameters are present when required and validate against their schemas."""
     op = ctx.operation
@@ -224,6 +227,7 @@ def parameters_conform(ctx: RequestContext) -> Iterable[Finding]:
             yield failure("parameters_conform", f"{kind} {violation.location}: {violation.message}", violation.location)
 
 
+@check(Kind.SDK, fails_run=False)
 def query_declared(ctx: RequestContext) -> Iterable[Finding]:
     """Every query parameter sent is declared (a warning: the platform ignores the others)."""
     op = ctx.operation
@@ -236,6 +240,7 @@ def query_declared(ctx: RequestContext) -> Iterable[Finding]:
             yield warning("query_declared", f"query parameter {name!r} is not declared (declared: {listed})", name)
 
 
+@check(Kind.SDK, fails_run=False)
 def parameters_used(ctx: RequestContext) -> Iterable[Finding]:
     """No parameter sent is one the contract marks `deprecated` (a warning; `x-ignored-by-platform`: it is a no-op)."""
     op, entry = ctx.operation, ctx.entry
@@ -262,6 +267,7 @@ def declared_parameters(contract: Contract, op: Operation) -> list[Mapping[str, 
     return list(merged.values())
 
 
+@check(Kind.SDK, fails_run=False)
 def headers_used(ctx: RequestContext) -> Iterable[Finding]:
     """Every header sent is one HTTP itself, the security schemes or the operation's parameters use."""
     op = ctx.operation
@@ -277,6 +283,7 @@ def headers_used(ctx: RequestContext) -> Iterable[Finding]:
             yield warning("headers_used", f"header {name!r} is not used by the contract", name)
 
 
+@check(Kind.SDK)
 def content_type_right(ctx: RequestContext) -> Iterable[Finding]:
     """A body is sent when required, with a media type the operation takes; none where it takes none."""
     op, entry = ctx.operation, ctx.entry
@@ -303,6 +310,7 @@ def content_type_right(ctx: RequestContext) -> Iterable[Finding]:
         )
 
 
+@check(Kind.SDK)
 def body_conforms(ctx: RequestContext) -> Iterable[Finding]:
     """The body parses as its media type and validates against the declared schema."""
     op, entry = ctx.operation, ctx.entry
@@ -331,6 +339,7 @@ def body_conforms(ctx: RequestContext) -> Iterable[Finding]:
             )
 
 
+@check(Kind.SDK)
 def credentials_accepted(ctx: RequestContext) -> Iterable[Finding]:
     """The credentials sent are of a scheme the operation accepts; none are sent where none are needed."""
     op, entry = ctx.operation, ctx.entry
@@ -361,18 +370,10 @@ def _names(schemes: Iterable[str]) -> str:
     return " or ".join(sorted(schemes))
 
 
-REQUEST_CHECKS: tuple[RequestCheck, ...] = (
-    operation_exists,
-    parameters_conform,
-    query_declared,
-    parameters_used,
-    headers_used,
-    content_type_right,
-    body_conforms,
-    credentials_accepted,
-)
+# What `JournalChecker.check` judges of each request the SDK sent, in order.
+REQUEST_CHECKS: tuple[RequestCheck, ...] = tuple(cast(RequestCheck, c.function) for c in of_kind(Kind.SDK))
 # The checks that can fail a request (the others only warn).
-CHECK_NAMES = ("operation_exists", "parameters_conform", "content_type_right", "body_conforms", "credentials_accepted")
+CHECK_NAMES = tuple(c.name for c in of_kind(Kind.SDK) if c.fails_run)
 
 
 def parse_body(entry: JournalEntry) -> Any:
