@@ -27,7 +27,6 @@ from spec import Contract, Operation
 # Both are judged by Lifecycles' steps, below.
 USE_AFTER_FREE = checks.declare("use_after_free", checks.Kind.LIFECYCLE)
 AVAILABILITY = checks.declare("ensure_resource_availability", checks.Kind.LIFECYCLE)
-REQUEST_BODY = "$request.body#"
 RESPONSE_BODY = "$response.body#"
 GONE = (404, 410)
 

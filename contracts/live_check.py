@@ -406,17 +406,9 @@ class LiveCheck:
         headers = self.auth.headers_for(operation, job_values=[job.job_id]) or {}
         url = self.base_url + operation.path
         before = len(self._delivered(session.capture.frames))
-        sent_at = time.monotonic()
         response = await self._send(client, operation.method, url, headers, body)
         command = curl(operation.method, url, headers, body, secret_headers=self.auth.secret_headers)
-        upload = Upload(
-            sent_at=sent_at,
-            items=items,
-            status=response.status_code if response else 0,
-            answered_at=time.monotonic(),
-            first_frame=before,
-        )
-        session.capture.uploads.append(upload)
+        session.capture.uploads.append(Upload(items=items, status=response.status_code if response else 0))
         if response is None or not 200 <= response.status_code < 300:
             self._violation(
                 "live_setup",
@@ -440,8 +432,6 @@ class LiveCheck:
                 f"within {self.options.delivery_bound:g} s",
                 command,
             )
-        else:
-            upload.delivered_at = delivered[-1][0].received_at
         self._match_items(sent_items, delivered, command)
         return arrived
 

@@ -23,7 +23,6 @@ from spec import Contract, Operation, pointers
 from spec.pointers import replaced, substituted
 
 RESPONSE_BODY = "$response.body#"
-REQUEST_BODY = "$request.body#"
 # Probability that a generated value of a bound parameter is replaced by the provisioned id.
 BINDING_PROBABILITY = 0.8
 SPARE = "_spare"
@@ -93,7 +92,6 @@ OWNER_FIELD, OWNER_DICTIONARY, OWNER_VALUE = "user_id", "job_user", "job.user_id
 BATCH_SUITE, BATCH_DATASET = "/config/test_suite_id", "/config/dataset_id"
 # The other user's own job (created with --other-api-key or --other-bearer): its values are `other.*`.
 OTHER = "other"
-OTHER_FIELDS = ("job_id", "job_token", "user_id")
 # Every placeholder a probe may use, with a value of its kind (to check probes against their conditions).
 PLACEHOLDERS: Mapping[str, str] = {
     "run": "0123456789",

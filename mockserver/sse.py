@@ -171,7 +171,6 @@ class Subscription:
         self.closed = False
         self.beating = False
         self.reason = ""
-        self.sending = False
         self.aborter: Callable[[], None] | None = None
         self._waiter: asyncio.Future[None] | None = None
         self.client = ""
@@ -475,10 +474,6 @@ class StreamHub:
         else:
             self._users.pop(user_id, None)
 
-    def user_streams(self, user_id: str) -> int:
-        """Open live streams of one user."""
-        return self._users.get(user_id, 0)
-
     def _deliver(self, sub: Subscription, frame: bytes) -> None:
         if not sub.push(frame) and sub.reason == "slow" and sub in self._streams:
             self._dropped_slow += 1
@@ -615,12 +610,8 @@ class StreamWriter:
         """Send one chunk now (waiting while the client's connection is full)."""
         if self._gzip is not None:
             chunk = self._gzip.compress(chunk) + self._gzip.flush(zlib.Z_SYNC_FLUSH)
-        self.sub.sending = True
-        try:
-            await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
-            self.sub.wrote(chunk)
-        finally:
-            self.sub.sending = False
+        await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+        self.sub.wrote(chunk)
 
     async def run(self) -> None:
         """Write queued chunks until the stream closes."""

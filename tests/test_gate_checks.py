@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import contracts.gate
+import contracts.gate  # imports every gate check module
 import contracts.sdk.runner  # noqa: F401 - and the SDK checks
 from contracts import checks
 from contracts.checks import CHECKS, Kind, excerpt, names

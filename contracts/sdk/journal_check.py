@@ -22,7 +22,6 @@ from contracts.sdk.findings import Finding, failure, warning
 from mockserver.client import AdminClientError, MockAdmin
 from spec import Contract, Operation
 
-JSON = "application/json"
 MULTIPART = "multipart/form-data"
 FORM = "application/x-www-form-urlencoded"
 # Headers of HTTP itself (RFC 9110/9112 and what browsers and fetch add); no contract declares them.
@@ -109,12 +108,6 @@ class JournalEntry:
         return (
             self.body is not None and len(self.body.encode("utf-8")) != self.body_bytes and "more bytes)" in self.body
         )
-
-    def describe(self) -> str:
-        """`POST /api/batch-testing/cancel -> 400` with the query and the body, for reports."""
-        target = f"{self.path}?{self.query}" if self.query else self.path
-        line = f"{self.method} {target} -> {self.status if self.status is not None else 'no response'}"
-        return f"{line}\n{self.body}" if self.body else line
 
 
 class KnownCredentials:

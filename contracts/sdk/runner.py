@@ -62,11 +62,6 @@ class CallOutcome:
         """True when any finding fails the run."""
         return any(f.is_failure for f in self.all_findings)
 
-    @property
-    def request_text(self) -> str:
-        """Every request of the call, one block each, for reports."""
-        return "\n".join(r.entry.describe() for r in self.requests) or "(no request sent)"
-
 
 @dataclass
 class MethodOutcome:
