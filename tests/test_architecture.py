@@ -156,6 +156,53 @@ def test_no_import_cycle_touches_the_package(package: str) -> None:
     assert not touching, "\n".join(describe(c, GRAPH) for c in touching)
 
 
+# What each package may import of the others (ARCHITECTURE.md): a package by name, or one module of it.
+# `contracts` and `load` reach the mock over HTTP, through its launcher and admin client; the client
+# conformance cases read the mock's scenario files, and a benchmark measures the mock's app in process.
+MAY_IMPORT: dict[str, frozenset[str]] = {
+    "cmdline": frozenset(),
+    "spec": frozenset({"cmdline"}),
+    "mockserver": frozenset({"cmdline", "spec"}),
+    "contracts": frozenset(
+        {
+            "cmdline",
+            "spec",
+            "mockserver.admin_routes",
+            "mockserver.client",
+            "mockserver.process",
+            "mockserver.scenarios",
+        }
+    ),
+    "load": frozenset({"cmdline", "spec", "mockserver.client", "mockserver.process"}),
+    "load.benchmarks": frozenset({"mockserver.app", "mockserver.settings"}),
+}
+
+
+def _allowed(edge: Edge) -> bool:
+    source, target = edge.source.split(".")[0], edge.target.split(".")[0]
+    if source == target:
+        return True
+    grants = MAY_IMPORT[source] | (
+        MAY_IMPORT["load.benchmarks"] if edge.source.startswith("load.benchmarks") else set()
+    )
+    return any(edge.target == g or edge.target.startswith(g + ".") for g in grants)
+
+
+def test_every_package_has_its_imports_declared() -> None:
+    assert set(packages()) <= set(MAY_IMPORT)
+
+
+def test_packages_import_only_what_they_may() -> None:
+    found = [str(e) for edges in GRAPH.values() for e in edges if not _allowed(e)]
+    assert not found, "imports across packages that ARCHITECTURE.md does not allow:\n" + "\n".join(found)
+
+
+def test_the_package_rule_refuses_an_import_upward() -> None:
+    assert not _allowed(Edge("spec._contract", "mockserver.wire", "spec/_contract.py", 1))
+    assert not _allowed(Edge("contracts.gate", "mockserver.store", "contracts/gate.py", 1))
+    assert _allowed(Edge("contracts.embedded", "mockserver.process", "contracts/embedded.py", 1))
+
+
 # The layers of mockserver (its package docstring): a module may import from its own layer and above.
 MOCK_LAYERS: dict[str, int] = {
     "wire": 1,
