@@ -29,6 +29,7 @@ class Kind(StrEnum):
     OWNERSHIP = "ownership"
     SDK = "sdk"
     SDK_CALL = "sdk-call"
+    CLIENT = "client"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Check:
     fails_run: bool = True
     function: Callable[..., Any] | None = None
     applies: Callable[..., bool] | None = None
+    rule: str = ""
+    """What the check demands, for reports that list their checks."""
 
 
 _REGISTRY: dict[str, Check] = {}
@@ -57,11 +60,12 @@ def declare(
     fails_run: bool = True,
     function: Callable[..., Any] | None = None,
     applies: Callable[..., bool] | None = None,
+    rule: str = "",
 ) -> str:
     """Register one check by name (ValueError on a name taken twice); the name."""
     if name in _REGISTRY:
         raise ValueError(f"check {name!r} is registered twice ({_REGISTRY[name].kind} and {kind})")
-    _REGISTRY[name] = Check(name, kind, fails_run, function, applies)
+    _REGISTRY[name] = Check(name, kind, fails_run, function, applies, rule)
     return name
 
 

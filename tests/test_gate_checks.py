@@ -8,6 +8,8 @@ import contracts.gate  # imports every gate check module
 import contracts.sdk.runner  # noqa: F401 - and the SDK checks
 from contracts import checks
 from contracts.checks import CHECKS, Kind, excerpt, names
+from contracts.client import CHECKS as CLIENT_CHECKS
+from contracts.client import Level
 from contracts.sdk.call_checks import CALL_CHECKS
 from contracts.sdk.journal_check import CHECK_NAMES, REQUEST_CHECKS
 from contracts.stream_checks import STREAM_CHECKS
@@ -26,6 +28,14 @@ def test_the_runners_read_their_checks_from_the_registry() -> None:
     assert tuple(STREAM_CHECKS) == names(Kind.STREAM)
     assert tuple(f.__name__ for f in REQUEST_CHECKS) == names(Kind.SDK)
     assert tuple(f.__name__ for f, _ in CALL_CHECKS) == names(Kind.SDK_CALL)
+    assert tuple(CLIENT_CHECKS) == names(Kind.CLIENT)
+
+
+def test_a_client_check_level_is_its_fails_the_run_flag() -> None:
+    assert {c.name: c.level is Level.FAILURE for c in CLIENT_CHECKS.values()} == {
+        c.name: c.fails_run for c in CHECKS.values() if c.kind == Kind.CLIENT
+    }
+    assert all(CHECKS[name].rule == c.rule for name, c in CLIENT_CHECKS.items())
 
 
 def test_only_failing_sdk_checks_are_listed_as_such() -> None:
