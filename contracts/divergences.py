@@ -19,9 +19,8 @@ import yaml
 
 from contracts.errors import GateError
 from contracts.exchange import Exchange, body_of
-from contracts.pointers import MISSING, resolve
 from contracts.results import Results, Tally, Verdict, Violation
-from spec import Contract, Operation, Schema
+from spec import Contract, Operation, Schema, pointers
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "spec" / "divergences.yaml"
 REQUIRED = ("id", "operation", "checks", "status", "platform", "contract", "reference")
@@ -339,8 +338,12 @@ def _inlined(where: str, schema: Any, document: Mapping[str, Any]) -> Any:
         return schema
     reference = schema.get("$ref")
     if isinstance(reference, str):
-        target = resolve(document, reference.removeprefix("#")) if reference.startswith("#/components/") else MISSING
-        if target is MISSING:
+        target = (
+            pointers.get(document, reference.removeprefix("#"))
+            if reference.startswith("#/components/")
+            else pointers.MISSING
+        )
+        if target is pointers.MISSING:
             raise GateError(f"{where}: `$ref` {reference!r} names nothing in the contract's components")
         return target
     return {key: _inlined(where, item, document) for key, item in schema.items()}

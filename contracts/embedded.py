@@ -1,7 +1,7 @@
 """The embedded target: `ftl-mock` started as a subprocess on a free port when the gate gets no `--base-url`.
 
-Its banner gives the URL and the demo credentials; the admin API gives another user's key and session
-for the ownership checks. The process is stopped when the gate is done.
+The launcher gives its URL and the demo credentials; the admin API's identities give another user's key and
+session for the ownership checks. The process is stopped when the gate is done.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import httpx
 from contracts.credentials import Credentials
 from contracts.errors import GateError
 from mockserver import process
+from mockserver.client import AdminClientError
 from mockserver.process import MockProcess
 
 START_TIMEOUT_S = process.START_TIMEOUT_S
@@ -64,37 +65,33 @@ def _credentials(mock: MockProcess) -> Credentials:
     token, job_id = mock.job_token, mock.job_id
     return Credentials(
         api_key=mock.api_key,
-        bearer=mock.jwt,
+        bearer=mock.session_token,
         job_token=token,
         job_tokens={job_id: token} if job_id and token else {},
     )
 
 
 def _with_other_user(mock: EmbeddedMock) -> EmbeddedMock:
-    """Add another user's active key and session (from the admin API's data dump) for the ownership checks."""
+    """Add another user's active key and session (from the admin API's identities) for the ownership checks."""
     try:
-        # The other user's secrets in full: an explicit ask, since the data dump shortens them by default.
-        data = httpx.get(f"{mock.url}/__mock/data", params={"secrets": 1}, timeout=10).json()
-    except (httpx.HTTPError, ValueError):
+        # The other user's secrets in full: an explicit ask, since the admin API shortens them by default.
+        identities = mock.mock.admin_client.identities(secrets=True)
+    except (httpx.HTTPError, AdminClientError, ValueError, KeyError):
         return mock
-    keys = data.get("api_keys", []) if isinstance(data, dict) else []
-    users = data.get("users", []) if isinstance(data, dict) else []
-    own = next((k.get("user_id") for k in keys if k.get("key") == mock.credentials.api_key), None)
-    other = next(
+    others = identities.others()
+    keyed = next(
         (
-            k
-            for k in keys
-            if k.get("active", True)
-            and k.get("user_id") != own
-            and {"all", "training"} & set(k.get("scopes") or ["all"])
+            (user, key)
+            for user in others
+            for key in user.api_keys
+            if key.active and {"all", "training"} & set(key.scopes or ["all"])
         ),
         None,
     )
-    user = other.get("user_id") if other else next((u.get("id") for u in users if u.get("id") != own), None)
-    sessions = next((u.get("sessions") or [] for u in users if u.get("id") == user), [])
+    user = keyed[0] if keyed else next(iter(others), None)
     mock.credentials = replace(
         mock.credentials,
-        other_api_key=other["key"] if other else None,
-        other_bearer=next(iter(sessions), None),
+        other_api_key=keyed[1].key if keyed else None,
+        other_bearer=next(iter(user.session_tokens), None) if user else None,
     )
     return mock

@@ -18,11 +18,12 @@ import httpx
 
 from cmdline import unreachable
 from contracts import divergences, embedded, provisioning
+from contracts.checks import Kind, names
 from contracts.credentials import Authenticator, Credentials
 from contracts.errors import GateError
-from contracts.lifecycle import LIFECYCLE_CHECKS, Lifecycles
-from contracts.live_check import ALL_CHECKS, LiveCheck, StreamOptions
-from contracts.ownership import OWNERSHIP_CHECKS, Ownership
+from contracts.lifecycle import Lifecycles
+from contracts.live_check import LiveCheck, StreamOptions
+from contracts.ownership import Ownership
 from contracts.probes import ProbeOutcome, Prober, ProbeState, not_probed
 from contracts.progress import Progress
 from contracts.provisioning import Provisioner, Resources
@@ -202,7 +203,8 @@ def run_gate(settings: GateSettings, progress: Progress) -> GateRun:
 
 def check_names(contract: Contract) -> list[str]:
     """Every check a run can report, by name: what known divergences may excuse."""
-    return [*Runner.check_names(contract), REQUEST_ERROR_CHECK, *ALL_CHECKS, *LIFECYCLE_CHECKS, *OWNERSHIP_CHECKS]
+    registered = names(Kind.STREAM, Kind.LIVE, Kind.PRE_STREAM, Kind.LIFECYCLE, Kind.OWNERSHIP)
+    return [*Runner.check_names(contract), REQUEST_ERROR_CHECK, *registered]
 
 
 def _probe_uses_other(known: tuple[divergences.Divergence, ...], operations: list[str]) -> bool:

@@ -14,7 +14,8 @@ from schemathesis import CheckContext, Response
 from schemathesis.core.failures import CustomFailure
 from schemathesis.generation.case import Case
 
-from contracts.pointers import resolve
+from contracts.checks import Kind, declare
+from spec import pointers
 
 
 def _query_int(value: Any) -> int | None:
@@ -31,7 +32,7 @@ def _items(response: Response, pointer: str) -> list[Any] | None:
     if not 200 <= response.status_code < 300:
         return None
     try:
-        items = resolve(json.loads(response.content), pointer)
+        items = pointers.get(json.loads(response.content), pointer)
     except ValueError:
         return None
     return items if isinstance(items, list) else None
@@ -87,3 +88,6 @@ class pagination_limit:  # lower case: the class name is the check name reports 
                 exception=AssertionError(message),
                 case_id=probe.id,
             )
+
+
+declare("pagination_limit", Kind.HTTP, function=pagination_limit)

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from contracts import checks
 from contracts.curl import curl
 from contracts.examples import request_example
 from contracts.exchange import Exchange, build
@@ -23,12 +24,11 @@ from contracts.provisioning import KINDS, Kind, Provisioner, body_bytes, id_poin
 from contracts.results import Results, Violation
 from spec import Contract, Operation
 
-USE_AFTER_FREE = "use_after_free"
-AVAILABILITY = "ensure_resource_availability"
-REQUEST_BODY = "$request.body#"
+# Both are judged by Lifecycles' steps, below.
+USE_AFTER_FREE = checks.declare("use_after_free", checks.Kind.LIFECYCLE)
+AVAILABILITY = checks.declare("ensure_resource_availability", checks.Kind.LIFECYCLE)
 RESPONSE_BODY = "$response.body#"
 GONE = (404, 410)
-LIFECYCLE_CHECKS = (USE_AFTER_FREE, AVAILABILITY)
 
 
 class Lifecycles:
@@ -154,7 +154,7 @@ class Lifecycles:
         identifier: str,
     ) -> Exchange | None:
         """Send `target` with the link's values filled from the created resource."""
-        path = target.path
+        path_values: dict[str, str] = {}
         query: dict[str, str] = {}
         for name, expression in parameters.items():
             if expression != RESPONSE_BODY + pointer:
@@ -163,15 +163,16 @@ class Lifecycles:
             if parameter is None:
                 return None
             if parameter.location == "path":
-                path = path.replace("{" + str(name) + "}", identifier)
+                path_values[str(name)] = identifier
             elif parameter.location == "query":
                 query[str(name)] = identifier
         body = request_example(target)
         for name, expression in body_links.items():
             if expression == RESPONSE_BODY + pointer and isinstance(body, dict):
                 body = {**body, str(name): identifier}
-        if "{" in path:
+        if set(path_values) != {p.name for p in target.parameters_in("path")}:
             return None
+        path = target.path_for(**path_values)
         headers = self.provisioner.auth.headers_for(target, job_values=[identifier]) or {}
         response = self.provisioner.send(client, target, headers=headers, body=body, path=path, query=query)
         status = response.status_code if response is not None else 0
@@ -204,5 +205,5 @@ class Lifecycles:
         query = f"?{urlencode(sent.query)}" if sent.query else ""
         url = self.provisioner.base_url + sent.path + query
         command = curl(sent.method, url, dict(sent.headers), secret_headers=self.provisioner.auth.secret_headers)
-        excerpt = f"HTTP {sent.status} ({sent.content_type or 'no Content-Type'})\n{sent.text[:600]}"
+        excerpt = checks.excerpt(sent.status, sent.content_type, sent.text)
         self.results.failed(Violation(operation, check, message, command, excerpt, sent))

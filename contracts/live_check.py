@@ -20,27 +20,35 @@ from urllib.parse import urlencode
 
 import httpx
 
+from contracts.checks import Kind, declare, excerpt, names
 from contracts.credentials import Authenticator
 from contracts.curl import curl
-from contracts.pointers import MISSING, replaced, resolve, substituted
 from contracts.progress import Progress
 from contracts.results import Results, Violation
 from contracts.sse_reader import Frame
 from contracts.stream_capture import StreamCapture, StreamSession, Upload
-from contracts.stream_checks import STREAM_CHECKS, Skip, Timing, evaluate
-from spec import Contract, Operation, StreamContract
+from contracts.stream_checks import Skip, Timing, evaluate
+from spec import Contract, Operation, StreamContract, pointers
+from spec.pointers import MISSING, replaced, substituted
 
-LIVE_CHECKS = (
-    "live_setup",
-    "live_prediction_delivery",
-    "live_event_matches_upload",
-    "live_counter_rest",
-    "live_push_matches_rest",
+# The live cross-check's and the pre-stream checks' rules are judged by LiveCheck's steps, below.
+LIVE_CHECKS = tuple(
+    declare(name, Kind.LIVE)
+    for name in (
+        "live_setup",
+        "live_prediction_delivery",
+        "live_event_matches_upload",
+        "live_counter_rest",
+        "live_push_matches_rest",
+    )
 )
-PRE_STREAM_CHECKS = ("stream_rejects_no_credentials", "stream_unknown_job", "stream_foreign_job", "stream_user_limit")
+PRE_STREAM_CHECKS = tuple(
+    declare(name, Kind.PRE_STREAM)
+    for name in ("stream_rejects_no_credentials", "stream_unknown_job", "stream_foreign_job", "stream_user_limit")
+)
 # How long a stream closed by the client may still count against a design's per-user limit.
 RELEASE_S = 2.0
-ALL_CHECKS = (*STREAM_CHECKS, *LIVE_CHECKS, *PRE_STREAM_CHECKS)
+ALL_CHECKS = names(Kind.STREAM, Kind.LIVE, Kind.PRE_STREAM)
 RESPONSE_BODY = "$response.body#"
 PART = "stream"
 
@@ -143,7 +151,7 @@ class LiveCheck:
         if headers is None:
             return self._given_job(f"no credential satisfies {creator.operation_id}")
         example_response = _example(creator.success.media())
-        example_id = resolve(example_response, pointer)
+        example_id = pointers.get(example_response, pointer)
         new_id = f"gate-{uuid.uuid4().hex[:12]}"
         body = substituted(
             _request_example(creator),
@@ -162,7 +170,7 @@ class LiveCheck:
             return self._given_job(f"{creator.operation_id} failed")
         created = response.json()
         self.auth.tokens.learn(created)
-        job_id = resolve(created, pointer)
+        job_id = pointers.get(created, pointer)
         if not isinstance(job_id, str):
             self._violation("live_setup", f"{creator.operation_id} response has no job id at {pointer}")
             return self._given_job(f"{creator.operation_id} named no job")
@@ -178,7 +186,7 @@ class LiveCheck:
             self.skips.setdefault(name, reason)
         if self.options.stream_job:
             return _Job(self.options.stream_job)
-        for name in (*STREAM_CHECKS, *PRE_STREAM_CHECKS):
+        for name in names(Kind.STREAM, Kind.PRE_STREAM):
             self.results.skipped(self.operation.operation_id, name, f"{reason} and no --stream-job was given")
         self._record_live()
         return None
@@ -302,10 +310,7 @@ class LiveCheck:
 
     def _stream_url(self, job_id: str) -> tuple[str, dict[str, str]]:
         params = {p.name: job_id for p in self.operation.parameters_in("path")}
-        path = self.operation.path
-        for name, value in params.items():
-            path = path.replace("{" + name + "}", value)
-        return self.base_url + path, params
+        return self.base_url + self.operation.path_for(**params), params
 
     async def _read(
         self, client: httpx.AsyncClient, job_id: str, headers: Mapping[str, str], *, max_events: int, seconds: float
@@ -390,7 +395,7 @@ class LiveCheck:
             job.values,
         )
         pointer = str(trigger["items"])
-        example_items = resolve(template, pointer)
+        example_items = pointers.get(template, pointer)
         if not isinstance(example_items, list) or not example_items:
             self.skips.setdefault(
                 "live_prediction_delivery", f"the example of {operation.operation_id} has no items at {pointer}"
@@ -401,17 +406,9 @@ class LiveCheck:
         headers = self.auth.headers_for(operation, job_values=[job.job_id]) or {}
         url = self.base_url + operation.path
         before = len(self._delivered(session.capture.frames))
-        sent_at = time.monotonic()
         response = await self._send(client, operation.method, url, headers, body)
         command = curl(operation.method, url, headers, body, secret_headers=self.auth.secret_headers)
-        upload = Upload(
-            sent_at=sent_at,
-            items=items,
-            status=response.status_code if response else 0,
-            answered_at=time.monotonic(),
-            first_frame=before,
-        )
-        session.capture.uploads.append(upload)
+        session.capture.uploads.append(Upload(items=items, status=response.status_code if response else 0))
         if response is None or not 200 <= response.status_code < 300:
             self._violation(
                 "live_setup",
@@ -435,8 +432,6 @@ class LiveCheck:
                 f"within {self.options.delivery_bound:g} s",
                 command,
             )
-        else:
-            upload.delivered_at = delivered[-1][0].received_at
         self._match_items(sent_items, delivered, command)
         return arrived
 
@@ -458,13 +453,13 @@ class LiveCheck:
         item = self._example_item(job)
         if rule is None or item is None:
             return None
-        value = resolve(item, str(rule["item_pointer"]))
+        value = pointers.get(item, str(rule["item_pointer"]))
         return None if value is MISSING else {str(rule["parameter"]): value}
 
     def _example_item(self, job: _Job) -> dict[str, Any] | None:
         trigger = self.stream.trigger
         template = substituted(_request_example(self.contract.operation(str(trigger["operation_id"]))), job.values)
-        items = resolve(template, str(trigger["items"]))
+        items = pointers.get(template, str(trigger["items"]))
         return dict(items[0]) if isinstance(items, list) and items and isinstance(items[0], dict) else None
 
     def _outside(self, item: Mapping[str, Any]) -> dict[str, Any]:
@@ -472,7 +467,7 @@ class LiveCheck:
         rule = self.stream.filter
         assert rule is not None
         pointer = str(rule["item_pointer"])
-        value = resolve(item, pointer)
+        value = pointers.get(item, pointer)
         other = value + 1 if isinstance(value, int) and not isinstance(value, bool) else f"{value}-other"
         return dict(replaced(dict(item), pointer, other))
 
@@ -500,7 +495,7 @@ class LiveCheck:
         )
         self.ran.add(name)
         try:
-            pushed = resolve(json.loads(frames[0].data), str(push["pointer"]))
+            pushed = pointers.get(json.loads(frames[0].data), str(push["pointer"]))
             answered = (
                 response.json()
                 if response is not None and response.status_code == operation.success_status
@@ -539,14 +534,12 @@ class LiveCheck:
         if operation is None:
             return None
         headers = self.auth.headers_for(operation) or {}
-        path = operation.path
-        for parameter in operation.parameters_in("path"):
-            path = path.replace("{" + parameter.name + "}", job_id)
+        path = operation.path_for(**{p.name: job_id for p in operation.parameters_in("path")})
         response = await self._send(client, operation.method, self.base_url + path, headers, None)
         if response is None or not 200 <= response.status_code < 300:
             return None
         try:
-            value = resolve(response.json(), str(rest.get("pointer", "")))
+            value = pointers.get(response.json(), str(rest.get("pointer", "")))
         except ValueError:
             return None
         return value if isinstance(value, int) else None
@@ -559,7 +552,7 @@ class LiveCheck:
             self.skips.setdefault("live_counter_rest", f"no {counter['event']} event arrived")
             return
         try:
-            streamed = resolve(json.loads(counted[-1].data), str(counter["pointer"]))
+            streamed = pointers.get(json.loads(counted[-1].data), str(counter["pointer"]))
         except ValueError:
             streamed = MISSING
         restful = await self._rest_count(client, job_id)
@@ -657,8 +650,7 @@ def _status(response: httpx.Response | None) -> str:
     return f"HTTP {response.status_code}" if response is not None else "no response"
 
 
-def _excerpt(response: httpx.Response | None, limit: int = 600) -> str | None:
+def _excerpt(response: httpx.Response | None) -> str | None:
     if response is None:
         return None
-    text = response.text[:limit]
-    return f"HTTP {response.status_code} ({response.headers.get('content-type', 'no Content-Type')})\n{text}"
+    return excerpt(response.status_code, response.headers.get("content-type"), response.text)

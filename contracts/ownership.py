@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import httpx
 
+from contracts import checks
 from contracts.credentials import SCHEME_CREDENTIAL, Authenticator, Credentials
 from contracts.curl import curl
 from contracts.examples import is_form, request_example
@@ -52,7 +53,6 @@ MARKER = "ftl-gate-other-user-{run}"
 FREE_TEXT_RULES = ("enum", "const", "format", "pattern", "contentMediaType", "contentEncoding")
 BILLED = "an accepted request would start a billed deployment"
 NO_CREDENTIALS = "no credentials of another user for it (--other-api-key, --other-bearer)"
-EXCERPT = 600
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,7 @@ class Attempt:
 Rule = Callable[[Attempt], list[str]]
 
 
+@checks.check(checks.Kind.OWNERSHIP)
 def cross_user_access(attempt: Attempt) -> list[str]:
     """Another user's request on the owner's resource is refused and changes nothing the owner sees.
 
@@ -118,7 +119,9 @@ def cross_user_access(attempt: Attempt) -> list[str]:
     return found
 
 
-OWNERSHIP_CHECKS: Mapping[str, Rule] = MappingProxyType({CROSS_USER_ACCESS: cross_user_access})
+OWNERSHIP_CHECKS: Mapping[str, Rule] = MappingProxyType(
+    {c.name: cast(Rule, c.function) for c in checks.of_kind(checks.Kind.OWNERSHIP)}
+)
 
 
 # --- which parameter names whose resource ----------------------------------------------------------
@@ -528,8 +531,7 @@ class Ownership:
         url = self.owner.base_url + sent.path + query
         body = None if is_form(attempt.operation) else sent.body
         command = curl(sent.method, url, dict(sent.headers), body, secret_headers=self.owner.auth.secret_headers)
-        shown = sent.text[:EXCERPT]
-        excerpt = f"HTTP {sent.status} ({sent.content_type or 'no Content-Type'})\n{shown}"
+        excerpt = checks.excerpt(sent.status, sent.content_type, sent.text)
         message = "; ".join(findings)
         self.results.failed(
             Violation(attempt.operation.operation_id, check, message, command, excerpt, sent, attempt.pointer)

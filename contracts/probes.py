@@ -188,10 +188,7 @@ class Prober:
 
 
 def _path(operation: Operation, values: Mapping[str, Any]) -> str:
-    path = operation.path
-    for parameter in operation.parameters_in("path"):
-        path = path.replace("{" + parameter.name + "}", str(values.get(parameter.name, "")))
-    return path
+    return operation.path_for(**{p.name: str(values.get(p.name, "")) for p in operation.parameters_in("path")})
 
 
 def _files(form: Mapping[str, Any]) -> dict[str, tuple[str | None, bytes, str | None]]:

@@ -18,12 +18,11 @@ import httpx
 
 from contracts.credentials import ISSUED_TOKEN_FIELD, Authenticator
 from contracts.examples import example_files, form_parts, is_form, request_example, success_example
-from contracts.pointers import replaced, resolve, substituted
 from contracts.results import Results
-from spec import Contract, Operation
+from spec import Contract, Operation, pointers
+from spec.pointers import replaced, substituted
 
 RESPONSE_BODY = "$response.body#"
-REQUEST_BODY = "$request.body#"
 # Probability that a generated value of a bound parameter is replaced by the provisioned id.
 BINDING_PROBABILITY = 0.8
 SPARE = "_spare"
@@ -93,7 +92,6 @@ OWNER_FIELD, OWNER_DICTIONARY, OWNER_VALUE = "user_id", "job_user", "job.user_id
 BATCH_SUITE, BATCH_DATASET = "/config/test_suite_id", "/config/dataset_id"
 # The other user's own job (created with --other-api-key or --other-bearer): its values are `other.*`.
 OTHER = "other"
-OTHER_FIELDS = ("job_id", "job_token", "user_id")
 # Every placeholder a probe may use, with a value of its kind (to check probes against their conditions).
 PLACEHOLDERS: Mapping[str, str] = {
     "run": "0123456789",
@@ -341,12 +339,12 @@ class Provisioner:
             return f"{operation.operation_id} answered HTTP {response.status_code} without a JSON body"
         self.auth.tokens.learn(answer)
         pointer = id_pointer(operation)
-        identifier = resolve(answer, pointer)
+        identifier = pointers.get(answer, pointer)
         if not isinstance(identifier, str | int) or isinstance(identifier, bool):
             return f"{operation.operation_id} answered no id at {pointer}"
         values = {"id": str(identifier)}
         for name, field_pointer in kind.fields.items():
-            value = resolve(answer, field_pointer)
+            value = pointers.get(answer, field_pointer)
             if isinstance(value, str):
                 values[name] = value
         for name, template in kind.unique.values():
@@ -361,7 +359,7 @@ class Provisioner:
         operation = self.contract.operation(kind.creator)
         body = request_example(operation)
         if kind.name == "job":
-            example_id = resolve(success_example(operation), id_pointer(operation))
+            example_id = pointers.get(success_example(operation), id_pointer(operation))
             body = substituted(body, {str(example_id): f"gate-{self.resources.run}-{uuid.uuid4().hex[:6]}"})
         for pointer, (_, template) in kind.unique.items():
             body = replaced(body, pointer, template.format(run=self.resources.run))
@@ -382,7 +380,7 @@ class Provisioner:
 
     def _batch_source(self, body: Any) -> Any:
         """One source of prompts (§10.2): the `--existing` test suite, else the dataset, else the example's suite."""
-        config = resolve(body, "/config")
+        config = pointers.get(body, "/config")
         if not isinstance(config, dict):
             return body
         suite_field, dataset_field = BATCH_SUITE.rsplit("/", 1)[-1], BATCH_DATASET.rsplit("/", 1)[-1]
@@ -424,7 +422,7 @@ class Provisioner:
             self.resources.missing["job data"] = "; ".join(problems)
 
     def _rows(self, body: Any, pointer: str) -> Any:
-        items = resolve(body, pointer)
+        items = pointers.get(body, pointer)
         if not isinstance(items, list) or not items or not isinstance(items[0], dict):
             return body
         rows = [{**items[0], "epoch": epoch, "sample_index": index} for epoch, index in PREDICTION_ROWS]
@@ -492,7 +490,4 @@ def body_bytes(response: httpx.Response) -> bytes:
 
 
 def _path(operation: Operation, job_id: str) -> str:
-    path = operation.path
-    for parameter in operation.parameters_in("path"):
-        path = path.replace("{" + parameter.name + "}", job_id)
-    return path
+    return operation.path_for(**{p.name: job_id for p in operation.parameters_in("path")})

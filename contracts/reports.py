@@ -22,7 +22,6 @@ from contracts.gate import GateRun
 from contracts.probes import ProbeOutcome, ProbeState
 from contracts.results import Verdict, Violation
 
-SYMBOL = {Verdict.PASSED: "✓", Verdict.FAILED: "✗", Verdict.KNOWN: "~", Verdict.SKIPPED: "-"}
 STYLE = {Verdict.PASSED: "green", Verdict.FAILED: "bold red", Verdict.KNOWN: "yellow", Verdict.SKIPPED: "dim"}
 ORDER = (Verdict.PASSED, Verdict.FAILED, Verdict.KNOWN, Verdict.SKIPPED)
 # Distinct violations of one check shown on the console; the reports keep them all.

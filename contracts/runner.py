@@ -32,6 +32,7 @@ from schemathesis.hooks import HookContext
 import contracts.http_checks  # noqa: F401 - registers our checks with Schemathesis
 from contracts import exchange
 from contracts.applicability import APPLIES, Seen, check_registered, judged, never_applies
+from contracts.checks import Kind, declare, excerpt
 from contracts.credentials import Authenticator
 from contracts.errors import GateError
 from contracts.examples import example_files
@@ -48,10 +49,9 @@ from spec import Contract, Operation
 # `max_response_time` is off without a limit.
 DISABLED_CHECKS = ("object_level_authorization", "positive_data_acceptance")
 # Bytes of a response body shown with a violation.
-EXCERPT = 600
 # Schemathesis validates each stream request's first message only; the stream checks read it over time.
 STREAM_EVENTS_PER_REQUEST = 1
-REQUEST_ERROR_CHECK = "request_error"
+REQUEST_ERROR_CHECK = declare("request_error", Kind.HTTP)
 # Headers that frame the HTTP message itself: the transport sets them, the gate never sends generated ones.
 FRAMING_HEADERS = frozenset(
     {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade", "expect"}
@@ -432,8 +432,5 @@ def _exchange(case: Case, interaction: Interaction) -> exchange.Exchange:
 
 
 def _excerpt(response: Any) -> str:
-    content_type = ", ".join(response.headers.get("content-type", [])) or "no Content-Type"
-    body = bytes(response.content or b"")
-    text = body[:EXCERPT].decode("utf-8", errors="replace")
-    more = " …" if len(body) > EXCERPT else ""
-    return f"HTTP {response.status_code} ({content_type})\n{text}{more}"
+    content_type = ", ".join(response.headers.get("content-type", []))
+    return excerpt(response.status_code, content_type, bytes(response.content or b""))

@@ -52,10 +52,6 @@ class _Builder:
     first_chunk: int | None = None
     invalid_utf8: bool = False
 
-    @property
-    def empty(self) -> bool:
-        return not self.raw
-
 
 class SSEReader:
     """Parse an event stream chunk by chunk.
@@ -81,11 +77,6 @@ class SSEReader:
     def unterminated(self) -> bytes:
         """Raw bytes of the message (or line) that had not ended when reading stopped."""
         return bytes(self._builder.raw) + bytes(self._pending)
-
-    @property
-    def total_bytes(self) -> int:
-        """Bytes received so far."""
-        return sum(len(chunk) for _, chunk in self.chunks)
 
     def feed(self, chunk: bytes, at: float) -> list[Frame]:
         """Consume one chunk received at monotonic time `at`; return the messages it completed."""

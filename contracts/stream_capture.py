@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from contracts.checks import excerpt
 from contracts.sse_reader import Frame, SSEReader
 
 # Bytes kept of a response that is not a stream (an error body).
@@ -31,12 +32,8 @@ DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate
 class Upload:
     """One upload made while the stream was open, and the messages it should have produced."""
 
-    sent_at: float
     items: int
     status: int
-    answered_at: float
-    first_frame: int
-    delivered_at: float | None = None
 
 
 @dataclass
@@ -59,13 +56,10 @@ class StreamCapture:
     error: str | None = None
     uploads: list[Upload] = field(default_factory=list)
     counter_baseline: int | None = None
-    bound_seconds: float = 0.0
     query: Mapping[str, Any] = field(default_factory=dict)
     """The query parameters the stream was opened with, typed as the spec declares them (a `filter` value)."""
     accept_encoding: str = ""
     """The `Accept-Encoding` the request sent."""
-    wire_bytes: int = 0
-    """Bytes of the body as they came over the wire (before any content coding is undone)."""
     decode_error: str | None = None
     """Why the coded body could not be decoded, if it could not."""
     filtered_out: int = 0
@@ -81,12 +75,10 @@ class StreamCapture:
         """Seconds between the response headers and the end of the read."""
         return max(0.0, self.closed_at - self.opened_at)
 
-    def excerpt(self, limit: int = 600) -> str:
+    def excerpt(self) -> str:
         """The response as a short text: status line, content type, the first bytes."""
         raw = self.body or b"".join(chunk for _, chunk in self.reader.chunks)
-        text = raw[:limit].decode("utf-8", errors="replace")
-        more = " …" if len(raw) > limit else ""
-        return f"HTTP {self.status} {self.headers.get('content-type', '')}\n{text}{more}"
+        return excerpt(self.status, self.headers.get("content-type"), raw)
 
 
 class StreamSession:
@@ -106,7 +98,6 @@ class StreamSession:
         self.headers = dict(headers)
         self.max_events = max_events
         self.max_seconds = max_seconds
-        self.capture.bound_seconds = max_seconds
         self.deadline = time.monotonic() + max_seconds
         self._changed = asyncio.Condition()
         self._done = False
@@ -168,7 +159,6 @@ class StreamSession:
                 except StopAsyncIteration:
                     capture.ended_by = "server"
                     return
-                capture.wire_bytes += len(chunk)
                 if decoder is not None:
                     chunk = self._decoded(decoder, chunk)
                     if not chunk:

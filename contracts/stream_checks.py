@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
-from contracts.pointers import MISSING, resolve
+from contracts.checks import Kind, check, of_kind
 from contracts.sse_reader import Frame
 from contracts.stream_capture import StreamCapture
 from spec import Schema, StreamContract, pointers
@@ -78,7 +78,7 @@ def _decoded(frame: Frame) -> Any:
     try:
         return json.loads(frame.data)
     except ValueError:
-        return MISSING
+        return pointers.MISSING
 
 
 def _show(frame: Frame, limit: int = 200) -> str:
@@ -89,6 +89,7 @@ def _show(frame: Frame, limit: int = 200) -> str:
 # --- the response ----------------------------------------------------------------------------
 
 
+@check(Kind.STREAM)
 def stream_status(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """The stream opens with the operation's success status."""
     if capture.error and not capture.status:
@@ -97,6 +98,7 @@ def stream_status(capture: StreamCapture, stream: StreamContract, timing: Timing
     return [] if capture.status == expected else [f"expected HTTP {expected}, got HTTP {capture.status}"]
 
 
+@check(Kind.STREAM)
 def stream_content_type(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """The success response has the declared stream media type."""
     _opened(capture)
@@ -106,6 +108,7 @@ def stream_content_type(capture: StreamCapture, stream: StreamContract, timing: 
     return [f"Content-Type {capture.headers.get('content-type')!r} is not the declared {' or '.join(declared)}"]
 
 
+@check(Kind.STREAM)
 def stream_headers(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """Every required response header is sent and every declared header matches its schema."""
     _opened(capture)
@@ -120,6 +123,7 @@ def stream_headers(capture: StreamCapture, stream: StreamContract, timing: Timin
     return found
 
 
+@check(Kind.STREAM)
 def stream_never_ends(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """A stream the contract says never ends stays open for the whole read."""
     _opened(capture)
@@ -135,6 +139,7 @@ def stream_never_ends(capture: StreamCapture, stream: StreamContract, timing: Ti
 # --- the messages ----------------------------------------------------------------------------
 
 
+@check(Kind.STREAM)
 def stream_first_event(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """The first message is the contract's `first_event`."""
     messages = _messages(capture)
@@ -144,6 +149,7 @@ def stream_first_event(capture: StreamCapture, stream: StreamContract, timing: T
     return [] if first.event == stream.first_event else [f"first event is {first.event!r}, not {stream.first_event!r}"]
 
 
+@check(Kind.STREAM)
 def stream_event_declared(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """Every message names an event the stream's itemSchema declares."""
     declared = stream.event_names
@@ -154,6 +160,7 @@ def stream_event_declared(capture: StreamCapture, stream: StreamContract, timing
     ]
 
 
+@check(Kind.STREAM)
 def stream_event_data(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """The data of every declared event validates against its schema."""
     found: list[str] = []
@@ -165,6 +172,7 @@ def stream_event_data(capture: StreamCapture, stream: StreamContract, timing: Ti
     return found
 
 
+@check(Kind.STREAM)
 def stream_subject(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """Events that name their subject name the job of the stream's path."""
     messages = _messages(capture)
@@ -185,6 +193,7 @@ def stream_subject(capture: StreamCapture, stream: StreamContract, timing: Timin
     return found
 
 
+@check(Kind.STREAM)
 def stream_heartbeat(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """Heartbeats come at the contract's interval (scaled to the target) plus a tolerance."""
     messages = _messages(capture)
@@ -207,6 +216,7 @@ def stream_heartbeat(capture: StreamCapture, stream: StreamContract, timing: Tim
     return found
 
 
+@check(Kind.STREAM)
 def stream_counter(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """The counter never decreases and rises by the contract's increment with every counted event."""
     rule = stream.counter
@@ -215,12 +225,12 @@ def stream_counter(capture: StreamCapture, stream: StreamContract, timing: Timin
         raise Skip(f"no {rule['event']} event arrived")
     increment = int(rule.get("increment", 1))
     # On a filtered stream the counter still counts every item of the job, the ones not sent too.
-    filtered = _filter_value(capture, stream) is not MISSING
+    filtered = _filter_value(capture, stream) is not pointers.MISSING
     found = []
     previous = capture.counter_baseline
     for frame in messages:
         decoded = _decoded(frame)
-        value = resolve(decoded, str(rule["pointer"]))
+        value = pointers.get(decoded, str(rule["pointer"]))
         if not isinstance(value, int) or isinstance(value, bool):
             found.append(f"{rule['event']} {rule['pointer']} is not an integer: {_show(frame)}")
             continue
@@ -242,6 +252,7 @@ def stream_counter(capture: StreamCapture, stream: StreamContract, timing: Timin
 # --- the wire --------------------------------------------------------------------------------
 
 
+@check(Kind.STREAM)
 def stream_line_endings(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """Every line ends with the contract's line ending (so one convention throughout)."""
     _opened(capture)
@@ -256,6 +267,7 @@ def stream_line_endings(capture: StreamCapture, stream: StreamContract, timing: 
     return [f"lines end with {shown}; the contract says {expected!r} only"]
 
 
+@check(Kind.STREAM)
 def stream_fields(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """Each message has exactly the contract's fields in order: no ids, retries, comments or extra lines."""
     messages = [frame for frame in capture.frames if frame.fields or frame.comments]
@@ -274,6 +286,7 @@ def stream_fields(capture: StreamCapture, stream: StreamContract, timing: Timing
     return found
 
 
+@check(Kind.STREAM)
 def stream_data_encoding(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """Data is encoded as the contract says (compact JSON: valid, no insignificant whitespace)."""
     messages = _some_messages(capture)
@@ -282,13 +295,14 @@ def stream_data_encoding(capture: StreamCapture, stream: StreamContract, timing:
         raise Skip(f"no rule for data encoding {encoding!r}")
     found = []
     for frame in messages:
-        if _decoded(frame) is MISSING:
+        if _decoded(frame) is pointers.MISSING:
             found.append(f"data is not JSON: {_show(frame)}")
         elif not _is_compact(frame.data):
             found.append(f"data has whitespace outside strings: {_show(frame)}")
     return found
 
 
+@check(Kind.STREAM)
 def stream_frames_terminated(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """Every message ends with a blank line and nothing stray surrounds them."""
     _opened(capture)
@@ -303,6 +317,7 @@ def stream_frames_terminated(capture: StreamCapture, stream: StreamContract, tim
     return found
 
 
+@check(Kind.STREAM)
 def stream_single_chunk(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """Each message arrives in one chunk when the contract says so (split messages are lost by some clients)."""
     messages = _some_messages(capture)
@@ -318,6 +333,7 @@ def stream_single_chunk(capture: StreamCapture, stream: StreamContract, timing: 
 # --- the rules of a design ----------------------------------------------------------------------
 
 
+@check(Kind.STREAM)
 def stream_content_coding(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """A stream the contract codes (`wire.content_coding`) is sent so to a client that accepts it, and decodes."""
     _opened(capture)
@@ -335,6 +351,7 @@ def stream_content_coding(capture: StreamCapture, stream: StreamContract, timing
     return []
 
 
+@check(Kind.STREAM)
 def stream_batch_window(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """A batching stream sends at most one trigger event per window (scaled to the target, less the tolerance)."""
     batch = stream.batch
@@ -353,13 +370,14 @@ def stream_batch_window(capture: StreamCapture, stream: StreamContract, timing: 
     ]
 
 
+@check(Kind.STREAM)
 def stream_filter(capture: StreamCapture, stream: StreamContract, timing: Timing) -> list[str]:
     """A stream opened with the `filter` parameter carries only items with that value."""
     rule = stream.filter
     if rule is None:
         raise Skip("the contract has no stream filter")
     wanted = _filter_value(capture, stream)
-    if wanted is MISSING:
+    if wanted is pointers.MISSING:
         raise Skip(f"the stream was opened without ?{rule['parameter']}=")
     items = [
         (frame, item)
@@ -371,18 +389,18 @@ def stream_filter(capture: StreamCapture, stream: StreamContract, timing: Timing
         raise Skip(f"no {stream.trigger_event} item arrived and none outside the filter was stored")
     pointer = str(rule["item_pointer"])
     return [
-        f"{frame.event} carries an item with {pointer} {resolve(item, pointer)!r} on a stream opened with "
+        f"{frame.event} carries an item with {pointer} {pointers.get(item, pointer)!r} on a stream opened with "
         f"?{rule['parameter']}={wanted!r}: {_show(frame)}"
         for frame, item in items
-        if resolve(item, pointer) != wanted
+        if pointers.get(item, pointer) != wanted
     ]
 
 
 def _filter_value(capture: StreamCapture, stream: StreamContract) -> Any:
     rule = stream.filter
     if rule is None:
-        return MISSING
-    return capture.query.get(str(rule["parameter"]), MISSING)
+        return pointers.MISSING
+    return capture.query.get(str(rule["parameter"]), pointers.MISSING)
 
 
 def _is_compact(text: str) -> bool:
@@ -402,31 +420,7 @@ def _is_compact(text: str) -> bool:
     return True
 
 
-STREAM_CHECKS: Mapping[str, Rule] = MappingProxyType(
-    {
-        rule.__name__: rule
-        for rule in (
-            stream_status,
-            stream_content_type,
-            stream_headers,
-            stream_never_ends,
-            stream_first_event,
-            stream_event_declared,
-            stream_event_data,
-            stream_subject,
-            stream_heartbeat,
-            stream_counter,
-            stream_line_endings,
-            stream_fields,
-            stream_data_encoding,
-            stream_frames_terminated,
-            stream_single_chunk,
-            stream_content_coding,
-            stream_batch_window,
-            stream_filter,
-        )
-    }
-)
+STREAM_CHECKS: Mapping[str, Rule] = MappingProxyType({c.name: cast(Rule, c.function) for c in of_kind(Kind.STREAM)})
 
 
 def evaluate(capture: StreamCapture, stream: StreamContract, timing: Timing) -> Iterator[tuple[str, list[str] | Skip]]:

@@ -27,7 +27,6 @@ from spec import Contract
 
 CREATE_JOB = "create_job"
 SETTLE_S = 5.0  # how long a run's streams may take to close on the server before its figures are read
-DESIGN_ENV = "FTL_MOCK_DESIGN"
 
 
 @dataclass

@@ -131,11 +131,6 @@ class MockProcess:
         return self.credentials.session_token
 
     @property
-    def jwt(self) -> str | None:
-        """`session_token` under the name contracts/embedded.py still reads (goes when it switches)."""
-        return self.session_token
-
-    @property
     def job_token(self) -> str | None:
         """The demo job's token, None when the seed data has no job."""
         return self.credentials.job_token

@@ -137,8 +137,7 @@ class EventFactory:
 class Subscription:
     """One open stream: a bounded queue of chunks the response writes, and its close state.
 
-    `sending` is true while its writer waits for the client to take a chunk; `aborter` (set by the writer when
-    the server offers one) drops the connection of a consumer that will not take one. `client`, `opened`,
+    `aborter` (set by the writer when the server offers one) drops the connection of a consumer that will not take one. `client`, `opened`,
     `events` and `tail` (the last chunks written) are what the inspector page shows of it.
     """
 
@@ -157,7 +156,6 @@ class Subscription:
         "opened",
         "queue",
         "reason",
-        "sending",
         "started",
         "tail",
     )
@@ -171,7 +169,6 @@ class Subscription:
         self.closed = False
         self.beating = False
         self.reason = ""
-        self.sending = False
         self.aborter: Callable[[], None] | None = None
         self._waiter: asyncio.Future[None] | None = None
         self.client = ""
@@ -475,10 +472,6 @@ class StreamHub:
         else:
             self._users.pop(user_id, None)
 
-    def user_streams(self, user_id: str) -> int:
-        """Open live streams of one user."""
-        return self._users.get(user_id, 0)
-
     def _deliver(self, sub: Subscription, frame: bytes) -> None:
         if not sub.push(frame) and sub.reason == "slow" and sub in self._streams:
             self._dropped_slow += 1
@@ -614,12 +607,8 @@ class StreamWriter:
     async def write(self, chunk: bytes) -> None:
         """Send one chunk now (waiting while the client's connection is full)."""
         body = chunk if self._gzip is None else self._gzip.compress(chunk) + self._gzip.flush(zlib.Z_SYNC_FLUSH)
-        self.sub.sending = True
-        try:
-            await self._send({"type": "http.response.body", "body": body, "more_body": True})
-            self.sub.wrote(chunk)  # what was sent, before the coding: the tail and the event counters read it
-        finally:
-            self.sub.sending = False
+        await self._send({"type": "http.response.body", "body": body, "more_body": True})
+        self.sub.wrote(chunk)  # what was sent, before the coding: the tail and the event counters read it
 
     async def run(self) -> None:
         """Write queued chunks until the stream closes."""

@@ -156,6 +156,53 @@ def test_no_import_cycle_touches_the_package(package: str) -> None:
     assert not touching, "\n".join(describe(c, GRAPH) for c in touching)
 
 
+# What each package may import of the others (ARCHITECTURE.md): a package by name, or one module of it.
+# `contracts` and `load` reach the mock over HTTP, through its launcher and admin client; the client
+# conformance cases read the mock's scenario files, and a benchmark measures the mock's app in process.
+MAY_IMPORT: dict[str, frozenset[str]] = {
+    "cmdline": frozenset(),
+    "spec": frozenset({"cmdline"}),
+    "mockserver": frozenset({"cmdline", "spec"}),
+    "contracts": frozenset(
+        {
+            "cmdline",
+            "spec",
+            "mockserver.admin_routes",
+            "mockserver.client",
+            "mockserver.process",
+            "mockserver.scenarios",
+        }
+    ),
+    "load": frozenset({"cmdline", "spec", "mockserver.client", "mockserver.process"}),
+    "load.benchmarks": frozenset({"mockserver.app", "mockserver.settings"}),
+}
+
+
+def _allowed(edge: Edge) -> bool:
+    source, target = edge.source.split(".")[0], edge.target.split(".")[0]
+    if source == target:
+        return True
+    grants = MAY_IMPORT[source] | (
+        MAY_IMPORT["load.benchmarks"] if edge.source.startswith("load.benchmarks") else set()
+    )
+    return any(edge.target == g or edge.target.startswith(g + ".") for g in grants)
+
+
+def test_every_package_has_its_imports_declared() -> None:
+    assert set(packages()) <= set(MAY_IMPORT)
+
+
+def test_packages_import_only_what_they_may() -> None:
+    found = [str(e) for edges in GRAPH.values() for e in edges if not _allowed(e)]
+    assert not found, "imports across packages that ARCHITECTURE.md does not allow:\n" + "\n".join(found)
+
+
+def test_the_package_rule_refuses_an_import_upward() -> None:
+    assert not _allowed(Edge("spec._contract", "mockserver.wire", "spec/_contract.py", 1))
+    assert not _allowed(Edge("contracts.gate", "mockserver.store", "contracts/gate.py", 1))
+    assert _allowed(Edge("contracts.embedded", "mockserver.process", "contracts/embedded.py", 1))
+
+
 # The layers of mockserver (its package docstring): a module may import from its own layer and above.
 MOCK_LAYERS: dict[str, int] = {
     "wire": 1,
@@ -211,20 +258,31 @@ def test_the_wire_format_imports_nothing_of_the_mock() -> None:
     assert [str(e) for e in GRAPH["mockserver.wire"] if e.target.startswith("mockserver")] == []
 
 
-def test_mockserver_imports_only_at_module_level() -> None:
+def imports_below_module_level(path: Path) -> Iterator[str]:
+    """`file:line` of every import statement of the module at `path` that is not at its top level."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    file = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    top = {id(node) for node in tree.body}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in top:
+            yield f"{file}:{node.lineno}"
+
+
+def test_the_module_level_reader_sees_a_guarded_import(tmp_path: Path) -> None:
+    module = tmp_path / "guarded.py"
+    module.write_text("import typing\n\nif typing.TYPE_CHECKING:\n    import json\n")
+    assert list(imports_below_module_level(module)) == [f"{module}:4"]
+
+
+@pytest.mark.parametrize("package", ["mockserver", "contracts"])
+def test_imports_only_at_module_level(package: str) -> None:
     """An import inside a function or under `if TYPE_CHECKING:` is the sign of a loop, not a fix."""
-    misplaced = []
-    for path in sorted((ROOT / "mockserver").rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-        top = {id(node) for node in tree.body}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in top:
-                misplaced.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    misplaced = [hit for path in sorted((ROOT / package).rglob("*.py")) for hit in imports_below_module_level(path)]
     assert not misplaced, "imports below module level: " + ", ".join(misplaced)
 
 
 # Packages whose imports are all at the top of their modules (an import inside a function hides a loop).
-# (`mockserver` is held to more above: no import below module level at all.) `contracts` joins once it is clean.
+# (`mockserver` and `contracts` are held to more above: no import below module level at all.)
 NO_FUNCTION_IMPORTS = ("cmdline", "load", "spec")
 
 

@@ -15,7 +15,7 @@ import pytest
 from finetune_lab.client import BatchTestClient
 
 from contracts.sdk.findings import Finding
-from contracts.sdk.journal_check import MockAdmin
+from contracts.sdk.journal_check import SdkAdmin
 from contracts.sdk.manifest import Manifest, load
 from contracts.sdk.runner import ManifestRun, ManifestRunner, MethodOutcome
 from contracts.sdk.runners import python_command
@@ -39,7 +39,7 @@ def run_manifest(mock: MockProcess, contract: Contract, manifest: Manifest, comm
     """Run the manifest (in-process, or through the runner `command` over its stdin and stdout)."""
     httpx.post(f"{mock.admin}/reset", json={}, timeout=10).raise_for_status()
     demo = Demo(mock.url, ALICE_KEY, ALICE_SESSION_TOKEN, DEMO_JOB_TOKEN, DEMO_JOB)
-    admin = MockAdmin(mock.url)
+    admin = SdkAdmin(mock.url)
     try:
         return ManifestRunner(contract, manifest, demo, admin, command).run()
     finally:

@@ -17,7 +17,7 @@ from contracts.sdk.journal_check import (
     JournalChecker,
     JournalEntry,
     KnownCredentials,
-    MockAdmin,
+    SdkAdmin,
     declared_parameters,
     undeclared_properties,
 )
@@ -31,14 +31,14 @@ def contract() -> Contract:
 
 
 @pytest.fixture
-def admin(mock: MockProcess) -> Iterator[MockAdmin]:
-    handle = MockAdmin(mock.url)
+def admin(mock: MockProcess) -> Iterator[SdkAdmin]:
+    handle = SdkAdmin(mock.url)
     yield handle
     handle.close()
 
 
 def sent(
-    mock: MockProcess, admin: MockAdmin, contract: Contract, method: str, path: str, **kwargs: Any
+    mock: MockProcess, admin: SdkAdmin, contract: Contract, method: str, path: str, **kwargs: Any
 ) -> CheckedRequest:
     """Send one request to the mock and check what its journal recorded."""
     admin.clear_journal()
@@ -55,7 +55,7 @@ def failures(checked: CheckedRequest) -> list[Finding]:
 KEY = {"X-API-Key": ALICE_KEY}
 
 
-def test_a_conforming_request_has_no_findings(mock: MockProcess, admin: MockAdmin, contract: Contract) -> None:
+def test_a_conforming_request_has_no_findings(mock: MockProcess, admin: SdkAdmin, contract: Contract) -> None:
     checked = sent(
         mock, admin, contract, "GET", f"/api/training/predictions/{DEMO_JOB}", params={"limit": 2}, headers=KEY
     )
@@ -64,7 +64,7 @@ def test_a_conforming_request_has_no_findings(mock: MockProcess, admin: MockAdmi
 
 
 def test_body_field_of_the_wrong_type_is_reported_with_its_field(
-    mock: MockProcess, admin: MockAdmin, contract: Contract
+    mock: MockProcess, admin: SdkAdmin, contract: Contract
 ) -> None:
     checked = sent(mock, admin, contract, "POST", "/api/training/local/jobs", json={"job_id": 42}, headers=KEY)
     [finding] = failures(checked)
@@ -73,9 +73,7 @@ def test_body_field_of_the_wrong_type_is_reported_with_its_field(
     assert "string" in finding.message
 
 
-def test_wrong_method_is_reported_with_the_allowed_ones(
-    mock: MockProcess, admin: MockAdmin, contract: Contract
-) -> None:
+def test_wrong_method_is_reported_with_the_allowed_ones(mock: MockProcess, admin: SdkAdmin, contract: Contract) -> None:
     checked = sent(mock, admin, contract, "DELETE", "/api/training/jobs", headers=KEY)
     [finding] = failures(checked)
     assert finding.check == "operation_exists"
@@ -84,7 +82,7 @@ def test_wrong_method_is_reported_with_the_allowed_ones(
 
 
 def test_api_key_where_only_a_session_is_accepted_is_reported(
-    mock: MockProcess, admin: MockAdmin, contract: Contract
+    mock: MockProcess, admin: SdkAdmin, contract: Contract
 ) -> None:
     path = f"/api/training/local/{DEMO_JOB}/control"
     checked = sent(mock, admin, contract, "POST", path, json={"action": "pause"}, headers=KEY)
@@ -94,7 +92,7 @@ def test_api_key_where_only_a_session_is_accepted_is_reported(
 
 
 def test_job_token_where_keys_and_sessions_are_accepted_is_reported(
-    mock: MockProcess, admin: MockAdmin, contract: Contract
+    mock: MockProcess, admin: SdkAdmin, contract: Contract
 ) -> None:
     headers = {"Authorization": f"Bearer {DEMO_JOB_TOKEN}"}
     checked = sent(mock, admin, contract, "GET", f"/api/training/predictions/{DEMO_JOB}/epochs", headers=headers)
@@ -103,28 +101,28 @@ def test_job_token_where_keys_and_sessions_are_accepted_is_reported(
     assert "jobToken" in finding.message
 
 
-def test_session_token_where_it_is_accepted_passes(mock: MockProcess, admin: MockAdmin, contract: Contract) -> None:
+def test_session_token_where_it_is_accepted_passes(mock: MockProcess, admin: SdkAdmin, contract: Contract) -> None:
     headers = {"Authorization": f"Bearer {ALICE_SESSION_TOKEN}"}
     path = f"/api/training/local/{DEMO_JOB}/control"
     checked = sent(mock, admin, contract, "POST", path, json={"action": "pause"}, headers=headers)
     assert not failures(checked)
 
 
-def test_missing_credentials_are_reported(mock: MockProcess, admin: MockAdmin, contract: Contract) -> None:
+def test_missing_credentials_are_reported(mock: MockProcess, admin: SdkAdmin, contract: Contract) -> None:
     checked = sent(mock, admin, contract, "GET", "/api/training/jobs")
     [finding] = failures(checked)
     assert finding.check == "credentials_accepted"
     assert "no credentials" in finding.message
 
 
-def test_undeclared_path_is_reported(mock: MockProcess, admin: MockAdmin, contract: Contract) -> None:
+def test_undeclared_path_is_reported(mock: MockProcess, admin: SdkAdmin, contract: Contract) -> None:
     checked = sent(mock, admin, contract, "GET", "/api/v2/training/jobs", headers=KEY)
     [finding] = failures(checked)
     assert finding.check == "operation_exists"
     assert "no operation" in finding.message and finding.field == "/api/v2/training/jobs"
 
 
-def test_missing_required_query_parameter_names_it(mock: MockProcess, admin: MockAdmin, contract: Contract) -> None:
+def test_missing_required_query_parameter_names_it(mock: MockProcess, admin: SdkAdmin, contract: Contract) -> None:
     checked = sent(mock, admin, contract, "GET", "/api/analytics/data", params={"granularity": "day"}, headers=KEY)
     assert {(f.check, f.field) for f in failures(checked)} == {
         ("parameters_conform", "startDate"),
@@ -132,7 +130,7 @@ def test_missing_required_query_parameter_names_it(mock: MockProcess, admin: Moc
     }
 
 
-def test_body_with_the_wrong_content_type_is_reported(mock: MockProcess, admin: MockAdmin, contract: Contract) -> None:
+def test_body_with_the_wrong_content_type_is_reported(mock: MockProcess, admin: SdkAdmin, contract: Contract) -> None:
     headers = {**KEY, "Content-Type": "text/plain"}
     checked = sent(
         mock, admin, contract, "POST", "/api/batch-testing/cancel", content=b'{"test_run_id":"x"}', headers=headers
@@ -141,7 +139,7 @@ def test_body_with_the_wrong_content_type_is_reported(mock: MockProcess, admin: 
 
 
 def test_undeclared_query_parameters_and_headers_only_warn(
-    mock: MockProcess, admin: MockAdmin, contract: Contract
+    mock: MockProcess, admin: SdkAdmin, contract: Contract
 ) -> None:
     headers = {**KEY, "X-Trace-Me": "1"}
     checked = sent(mock, admin, contract, "GET", "/api/training/jobs", params={"page": 2}, headers=headers)
@@ -153,7 +151,7 @@ def test_undeclared_query_parameters_and_headers_only_warn(
 
 
 def test_body_members_the_schema_does_not_declare_only_warn(
-    mock: MockProcess, admin: MockAdmin, contract: Contract
+    mock: MockProcess, admin: SdkAdmin, contract: Contract
 ) -> None:
     body = {"test_run_id": "x", "test_id": "x"}
     checked = sent(mock, admin, contract, "POST", "/api/batch-testing/cancel", json=body, headers=KEY)
@@ -188,7 +186,7 @@ def test_undeclared_properties_follow_nested_objects_and_arrays() -> None:
 
 
 def test_a_parameter_the_platform_ignores_is_warned_not_failed(
-    mock: MockProcess, admin: MockAdmin, contract: Contract
+    mock: MockProcess, admin: SdkAdmin, contract: Contract
 ) -> None:
     checked = sent(mock, admin, contract, "GET", "/api/training/jobs", params={"limit": 5, "offset": 5}, headers=KEY)
     assert failures(checked) == []

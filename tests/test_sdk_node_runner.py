@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from contracts.sdk.journal_check import MockAdmin
+from contracts.sdk.journal_check import SdkAdmin
 from contracts.sdk.manifest import Manifest, load
 from contracts.sdk.runner import ManifestRun, ManifestRunner
 from contracts.sdk.runners import RUNNERS_DIR
@@ -49,15 +49,15 @@ def manifest(contract: Contract) -> Manifest:
 
 
 @pytest.fixture
-def admin(shared_mock: MockProcess) -> Iterator[MockAdmin]:
+def admin(shared_mock: MockProcess) -> Iterator[SdkAdmin]:
     httpx.post(f"{shared_mock.admin}/reset", json={}, timeout=10).raise_for_status()
-    handle = MockAdmin(shared_mock.url)
+    handle = SdkAdmin(shared_mock.url)
     yield handle
     handle.close()
 
 
 def run_variant(
-    variant: str, mock: MockProcess, admin: MockAdmin, contract: Contract, manifest: Manifest, timeout: float = 30
+    variant: str, mock: MockProcess, admin: SdkAdmin, contract: Contract, manifest: Manifest, timeout: float = 30
 ) -> ManifestRun:
     demo = Demo(mock.url, ALICE_KEY, ALICE_SESSION_TOKEN, DEMO_JOB_TOKEN, DEMO_JOB)
     return ManifestRunner(contract, manifest, demo, admin, runner_for(variant), call_timeout=timeout).run()
@@ -74,7 +74,7 @@ def findings(run: ManifestRun, failed: bool = True) -> set[tuple[str, str]]:
 
 
 def test_the_typescript_manifest_reaches_every_operation_it_names_on_a_conforming_module(
-    shared_mock: MockProcess, admin: MockAdmin, contract: Contract, manifest: Manifest
+    shared_mock: MockProcess, admin: SdkAdmin, contract: Contract, manifest: Manifest
 ) -> None:
     run = run_variant("clean", shared_mock, admin, contract, manifest)
     assert findings(run) == set()
@@ -94,14 +94,14 @@ PLANTED = {
 
 @pytest.mark.parametrize("variant", list(PLANTED))
 def test_each_planted_request_or_result_defect_is_reported_by_its_check(
-    variant: str, shared_mock: MockProcess, admin: MockAdmin, contract: Contract, manifest: Manifest
+    variant: str, shared_mock: MockProcess, admin: SdkAdmin, contract: Contract, manifest: Manifest
 ) -> None:
     run = run_variant(variant, shared_mock, admin, contract, manifest)
     assert findings(run) == PLANTED[variant]
 
 
 def test_wrong_result_mapping_names_the_field_and_the_response_pointer(
-    shared_mock: MockProcess, admin: MockAdmin, contract: Contract, manifest: Manifest
+    shared_mock: MockProcess, admin: SdkAdmin, contract: Contract, manifest: Manifest
 ) -> None:
     run = run_variant("wrong-result-mapping", shared_mock, admin, contract, manifest)
     [method] = [m for m in run.methods if m.method.name == "batchTest.run"]
@@ -111,7 +111,7 @@ def test_wrong_result_mapping_names_the_field_and_the_response_pointer(
 
 
 def test_a_lost_error_message_is_reported_on_every_method_whose_errors_carry_a_string(
-    shared_mock: MockProcess, admin: MockAdmin, contract: Contract, manifest: Manifest
+    shared_mock: MockProcess, admin: SdkAdmin, contract: Contract, manifest: Manifest
 ) -> None:
     run = run_variant("lost-error-message", shared_mock, admin, contract, manifest)
     assert {check for _, check in findings(run)} == {"error_message_kept"}
@@ -126,7 +126,7 @@ def test_a_lost_error_message_is_reported_on_every_method_whose_errors_carry_a_s
 
 
 def test_an_ignored_parameter_sent_is_a_warning_of_its_own_check(
-    shared_mock: MockProcess, admin: MockAdmin, contract: Contract, manifest: Manifest
+    shared_mock: MockProcess, admin: SdkAdmin, contract: Contract, manifest: Manifest
 ) -> None:
     run = run_variant("ignored-parameter", shared_mock, admin, contract, manifest)
     assert findings(run) == set()
@@ -150,7 +150,7 @@ def test_a_runner_that_crashes_hangs_or_prints_garbage_breaks_only_that_call(
     method: str,
     said: str,
     shared_mock: MockProcess,
-    admin: MockAdmin,
+    admin: SdkAdmin,
     contract: Contract,
     manifest: Manifest,
 ) -> None:

@@ -1,4 +1,5 @@
-"""The rules a stream client is held to: one named check function each, registered once with its level.
+"""The rules a stream client is held to: one named check function each, registered once with its level
+(in the gate's registry, `contracts.checks`, as checks of kind `client`).
 
 A check takes a case's Observation and returns what it found broken (an empty list: it held), or raises
 NotApplicable with the reason when the case gave it nothing to judge. A `failure` breaks the WHATWG rules or
@@ -14,8 +15,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
+from contracts.checks import Kind, declare, of_kind
 from contracts.client.exchanges import CLIENT_CLOSED, COMPLETE, OPEN
 from contracts.client.observation import Attempt, Expected, Observation, known_before
 from contracts.client.protocol import ClientLine
@@ -58,17 +60,11 @@ class Check:
     judge: Judge
 
 
-_REGISTRY: dict[str, Check] = {}
-CHECKS: Mapping[str, Check] = MappingProxyType(_REGISTRY)
-
-
 def check(name: str, level: Level, rule: str) -> Callable[[Judge], Judge]:
     """Register a check function under `name` (a name registered twice is an error)."""
 
     def register(judge: Judge) -> Judge:
-        if name in _REGISTRY:
-            raise ValueError(f"client check {name!r} is registered twice")
-        _REGISTRY[name] = Check(name, level, rule, judge)
+        declare(name, Kind.CLIENT, fails_run=level is Level.FAILURE, function=judge, rule=rule)
         return judge
 
     return register
@@ -499,3 +495,12 @@ def keeps_live_stream(obs: Observation) -> list[str]:
                     f"of silence (a stream is dead only after {bound:.2f} s)"
                 )
     return problems
+
+
+# Every client check, as the client run reads them (registered above, in the order they are defined).
+CHECKS: Mapping[str, Check] = MappingProxyType(
+    {
+        c.name: Check(c.name, Level.FAILURE if c.fails_run else Level.WARNING, c.rule, cast(Judge, c.function))
+        for c in of_kind(Kind.CLIENT)
+    }
+)

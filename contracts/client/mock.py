@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import httpx
 
 from contracts.errors import GateError
+from mockserver.client import AdminClientError, MockAdmin
 from spec import Operation
 
-ADMIN = "/__mock"
+T = TypeVar("T")
 JOB_PREFIX = "client-"
 
 
@@ -28,25 +29,22 @@ class CaseMock:
         self.url = url.rstrip("/")
         self.api_key = api_key
         self.stream = stream
-        self._client = httpx.AsyncClient(base_url=self.url + ADMIN, timeout=timeout)
+        self.admin = MockAdmin(self.url, timeout=timeout)
         # Adding jobs reads and writes the whole jobs table: two runs adding at once would lose one's jobs.
         self._jobs_lock = asyncio.Lock()
 
     async def aclose(self) -> None:
         """Release the HTTP client."""
-        await self._client.aclose()
+        self.admin.close()
 
-    async def _call(self, method: str, path: str, body: Any = None, params: Mapping[str, Any] | None = None) -> Any:
+    async def _call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """One admin call (the client blocks, so it runs in a thread); its failures as GateError."""
         try:
-            response = await self._client.request(method, path, json=body, params=params)
+            return await asyncio.to_thread(method, *args, **kwargs)
         except httpx.HTTPError as exc:
-            raise GateError(f"the mock's admin API did not answer {method} {ADMIN}{path}: {exc}") from None
-        if response.status_code != 200:
-            raise GateError(
-                f"the mock's admin API answered {method} {ADMIN}{path} with {response.status_code}: "
-                f"{response.text[:300]}"
-            )
-        return response.json()
+            raise GateError(f"the mock's admin API did not answer at {self.admin.base}: {exc}") from None
+        except AdminClientError as exc:
+            raise GateError(f"the mock's admin API answered {exc}") from None
 
     def path(self, job_id: str) -> str:
         """The stream's path for a job."""
@@ -59,7 +57,7 @@ class CaseMock:
             return await self._add_jobs(names)
 
     async def _add_jobs(self, names: Sequence[str]) -> dict[str, str]:
-        data = await self._call("GET", "/data", params={"secrets": 1})
+        data = await self._call(self.admin.get_data, secrets=True)
         owner = next((k.get("user_id") for k in data.get("api_keys", []) if k.get("key") == self.api_key), None)
         jobs = list(data.get("jobs", []))
         model = next((job for job in jobs if job.get("user_id") == owner), None)
@@ -76,14 +74,14 @@ class CaseMock:
             taken.add(job_id)
             made[name] = job_id
             jobs.append({**model, "id": job_id, "job_token": secrets.token_urlsafe(32)})
-        await self._call("PUT", "/data", {"jobs": jobs})
+        await self._call(self.admin.put_data, {"jobs": jobs})
         return made
 
     async def bind(self, job_id: str, scenario: Mapping[str, Any]) -> None:
         """Bind an inline scenario to the job's streams."""
-        await self._call("PUT", f"/streams/{job_id}", {"scenario": dict(scenario)})
+        await self._call(self.admin.bind_stream, job_id, scenario)
 
     async def journal(self, path: str) -> list[dict[str, Any]]:
         """The journalled requests to `path`, oldest first."""
-        data = await self._call("GET", "/journal", params={"operation_id": self.stream.operation_id})
-        return [entry for entry in data.get("entries") or [] if entry.get("path") == path]
+        entries = await self._call(self.admin.get_journal, operation_id=self.stream.operation_id)
+        return [entry for entry in entries if entry.get("path") == path]

@@ -86,11 +86,6 @@ class Bounds:
         """Silence after which a connection counts as dead."""
         return self.rules.stall_heartbeats * self.rules.heartbeat_ms * self.time_scale / 1000.0
 
-    @property
-    def heartbeat_s(self) -> float:
-        """The heartbeat interval."""
-        return self.rules.heartbeat_ms * self.time_scale / 1000.0
-
     def backoff_s(self, failures: int) -> float:
         """The contract's delay after `failures` failed attempts in a row (1: the first retry)."""
         delay = self.rules.backoff_initial_ms * self.rules.backoff_factor ** max(failures - 1, 0)

@@ -25,7 +25,6 @@ class Connection:
     received: list[tuple[float, bytes]] = field(default_factory=list)
     client_closed_at: float | None = None
     server_closed_at: float | None = None
-    server_reset: bool = False
 
 
 class Tap:
@@ -109,7 +108,6 @@ class Tap:
             connection.client_closed_at = now
         else:
             connection.server_closed_at = now
-            connection.server_reset = reset
         # Pass the end on as it came: a reset as a reset (the client sees a dropped connection), an EOF as a close.
         if reset:
             writer.transport.abort()

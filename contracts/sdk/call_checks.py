@@ -1,6 +1,6 @@
 """Checks on one SDK method call: what it reached, what it returned or raised, and what the runner answered.
 
-One plain function per rule (as `journal_check` has for requests), registered in `CALL_CHECKS` with the
+One plain function per rule (as `journal_check` has for requests), registered once (`contracts.checks`) with the
 condition under which it applies; the server's error message is read per the error shape the spec declares.
 """
 
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from contracts.checks import Kind, check, of_kind
 from contracts.sdk.findings import Finding, failure
 from contracts.sdk.journal_check import CheckedRequest
 from contracts.sdk.manifest import Call, ErrorSpec, Method, Raises
@@ -49,6 +50,32 @@ class CallContext:
 CallCheck = Callable[[CallContext], Iterable[Finding]]
 
 
+def always(ctx: CallContext) -> bool:
+    """Every call."""
+    return True
+
+
+def carried_out(ctx: CallContext) -> bool:
+    """Calls the runner carried out."""
+    return ctx.answered
+
+
+def expects_success(ctx: CallContext) -> bool:
+    """Carried-out calls that must return a value."""
+    return ctx.answered and ctx.expected is None
+
+
+def expects_result(ctx: CallContext) -> bool:
+    """Carried-out calls with a result mapping."""
+    return expects_success(ctx) and bool(ctx.call.result)
+
+
+def expects_error(ctx: CallContext) -> bool:
+    """Carried-out calls that must raise."""
+    return ctx.answered and ctx.expected is not None
+
+
+@check(Kind.SDK_CALL, applies=always)
 def runner_answers(ctx: CallContext) -> Iterable[Finding]:
     """The runner answers the call with a result or the SDK's error (it does not exit, hang or print garbage)."""
     if ctx.reply.broken is not None:
@@ -57,12 +84,14 @@ def runner_answers(ctx: CallContext) -> Iterable[Finding]:
         yield failure("runner_answers", f"the runner could not make the call: {ctx.reply.error.describe()}", "runner")
 
 
+@check(Kind.SDK_CALL, applies=always)
 def method_exists(ctx: CallContext) -> Iterable[Finding]:
     """The SDK has the method the manifest names."""
     if ctx.reply.error is not None and ctx.reply.error.type == NO_SUCH_METHOD:
         yield failure("method_exists", f"the SDK has no method {ctx.method.name}", ctx.method.name)
 
 
+@check(Kind.SDK_CALL, applies=carried_out)
 def reaches_operation(ctx: CallContext) -> Iterable[Finding]:
     """Every request the call sends reaches one of the operations the manifest names for the method."""
     for request in ctx.requests:
@@ -74,6 +103,7 @@ def reaches_operation(ctx: CallContext) -> Iterable[Finding]:
             )
 
 
+@check(Kind.SDK_CALL, applies=carried_out)
 def request_count(ctx: CallContext) -> Iterable[Finding]:
     """The call sends as many requests as the manifest says (and at least one when it must succeed)."""
     sends = ctx.call.sends
@@ -83,12 +113,14 @@ def request_count(ctx: CallContext) -> Iterable[Finding]:
         yield failure("request_count", f"sent no request; expected {', '.join(ctx.method.operations)}")
 
 
+@check(Kind.SDK_CALL, applies=expects_success)
 def call_succeeds(ctx: CallContext) -> Iterable[Finding]:
     """A call the manifest expects to succeed returns a value."""
     if ctx.reply.error is not None:
         yield failure("call_succeeds", f"raised {ctx.reply.error.describe()}")
 
 
+@check(Kind.SDK_CALL, applies=expects_result)
 def result_matches(ctx: CallContext) -> Iterable[Finding]:
     """The returned value maps to the response as the manifest's result mapping says."""
     if not ctx.reply.returned or not ctx.call.result:
@@ -99,6 +131,7 @@ def result_matches(ctx: CallContext) -> Iterable[Finding]:
     yield from compare(ctx.reply.result, ctx.response, ctx.call.result)
 
 
+@check(Kind.SDK_CALL, applies=expects_error)
 def raises_expected_error(ctx: CallContext) -> Iterable[Finding]:
     """A call that must fail raises the expected error type, with the expected status (and message text)."""
     expected = ctx.expected
@@ -131,6 +164,7 @@ def raises_expected_error(ctx: CallContext) -> Iterable[Finding]:
         )
 
 
+@check(Kind.SDK_CALL, applies=expects_error)
 def error_message_kept(ctx: CallContext) -> Iterable[Finding]:
     """The SDK's error carries the message the server's error body holds (in the shape the spec declares)."""
     error = ctx.reply.error
@@ -180,40 +214,8 @@ def _short(text: str) -> str:
     return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
 
 
-def always(ctx: CallContext) -> bool:
-    """Every call."""
-    return True
-
-
-def carried_out(ctx: CallContext) -> bool:
-    """Calls the runner carried out."""
-    return ctx.answered
-
-
-def expects_success(ctx: CallContext) -> bool:
-    """Carried-out calls that must return a value."""
-    return ctx.answered and ctx.expected is None
-
-
-def expects_result(ctx: CallContext) -> bool:
-    """Carried-out calls with a result mapping."""
-    return expects_success(ctx) and bool(ctx.call.result)
-
-
-def expects_error(ctx: CallContext) -> bool:
-    """Carried-out calls that must raise."""
-    return ctx.answered and ctx.expected is not None
-
-
-CALL_CHECKS: tuple[tuple[CallCheck, Callable[[CallContext], bool]], ...] = (
-    (runner_answers, always),
-    (method_exists, always),
-    (reaches_operation, carried_out),
-    (request_count, carried_out),
-    (call_succeeds, expects_success),
-    (result_matches, expects_result),
-    (raises_expected_error, expects_error),
-    (error_message_kept, expects_error),
+CALL_CHECKS: tuple[tuple[CallCheck, Callable[[CallContext], bool]], ...] = tuple(
+    (cast(CallCheck, c.function), c.applies or always) for c in of_kind(Kind.SDK_CALL)
 )
 
 
@@ -221,8 +223,8 @@ def run_checks(ctx: CallContext) -> tuple[list[Finding], list[str]]:
     """The findings of every check that applies to the call, and the names of those checks."""
     findings: list[Finding] = []
     ran: list[str] = []
-    for check, applies in CALL_CHECKS:
+    for judge, applies in CALL_CHECKS:
         if applies(ctx):
-            ran.append(check.__name__)
-            findings.extend(check(ctx))
+            ran.append(judge.__name__)
+            findings.extend(judge(ctx))
     return findings, ran

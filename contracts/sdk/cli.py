@@ -27,7 +27,7 @@ from contracts.gate import GateRun, load_contract
 from contracts.reports import markdown, print_summary, write_junit, write_markdown
 from contracts.sdk.claims import check_note
 from contracts.sdk.coverage import Coverage, CoverageMatrix, client_of, pairs_from_manifest
-from contracts.sdk.journal_check import JournalChecker, MockAdmin
+from contracts.sdk.journal_check import JournalChecker, SdkAdmin
 from contracts.sdk.manifest import Manifest
 from contracts.sdk.manifest import load as load_manifest
 from contracts.sdk.report import SdkReport, write_text
@@ -231,7 +231,7 @@ def check(settings: SdkSettings, environ: Mapping[str, str]) -> tuple[SdkReport,
     triples: list[Triple] = []
     with embedded_mock(contract.source, settings.time_scale) as demo:
         report = SdkReport(contract, f"{subject} on embedded ftl-mock at {demo.url}")
-        admin = MockAdmin(demo.url)
+        admin = SdkAdmin(demo.url)
         try:
             if manifest is not None and runner is not None:
                 triples += _run_manifest(contract, manifest, demo, admin, report, runner, settings, environ)
@@ -260,7 +260,7 @@ def _run_manifest(
     contract: Contract,
     manifest: Manifest,
     demo: Demo,
-    admin: MockAdmin,
+    admin: SdkAdmin,
     report: SdkReport,
     runner: tuple[str, str],
     settings: SdkSettings,
@@ -273,7 +273,7 @@ def _run_manifest(
 
 
 def _run_command(
-    settings: SdkSettings, contract: Contract, env: Mapping[str, str], admin: MockAdmin, report: SdkReport
+    settings: SdkSettings, contract: Contract, env: Mapping[str, str], admin: SdkAdmin, report: SdkReport
 ) -> list[Triple]:
     command = str(settings.run)
     admin.clear_journal()
@@ -291,7 +291,7 @@ def _run_command(
         )
     checked = JournalChecker(contract, admin.known_credentials()).check_all(entries)
     report.add_command(command, exit_code, output, settings.timeout)
-    report.add_journal(checked, admin.base_url)
+    report.add_journal(checked, admin.url)
     return [
         (client_of(r.entry), [r.operation_id], [f.check for f in r.findings if f.is_failure])
         for r in checked

@@ -11,16 +11,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 import httpx
 
+from contracts.checks import Kind, check, of_kind
 from contracts.errors import GateError
 from contracts.sdk.findings import Finding, failure, warning
+from mockserver.client import AdminClientError, MockAdmin
 from spec import Contract, Operation
 
-JSON = "application/json"
 MULTIPART = "multipart/form-data"
 FORM = "application/x-www-form-urlencoded"
 # Headers of HTTP itself (RFC 9110/9112 and what browsers and fetch add); no contract declares them.
@@ -108,12 +109,6 @@ class JournalEntry:
             self.body is not None and len(self.body.encode("utf-8")) != self.body_bytes and "more bytes)" in self.body
         )
 
-    def describe(self) -> str:
-        """`POST /api/batch-testing/cancel -> 400` with the query and the body, for reports."""
-        target = f"{self.path}?{self.query}" if self.query else self.path
-        line = f"{self.method} {target} -> {self.status if self.status is not None else 'no response'}"
-        return f"{line}\n{self.body}" if self.body else line
-
 
 class KnownCredentials:
     """Which scheme a redacted bearer value belongs to, from the tokens the mock holds (sessions, job tokens)."""
@@ -193,6 +188,7 @@ class RequestContext:
 RequestCheck = Callable[[RequestContext], Iterable[Finding]]
 
 
+@check(Kind.SDK)
 def operation_exists(ctx: RequestContext) -> Iterable[Finding]:
     """The method and path are an operation of the contract."""
     if ctx.operation is not None:
@@ -209,6 +205,7 @@ def operation_exists(ctx: RequestContext) -> Iterable[Finding]:
         )
 
 
+@check(Kind.SDK)
 def parameters_conform(ctx: RequestContext) -> Iterable[Finding]:
     """Path, query and header parameters are present when required and validate against their schemas."""
     op = ctx.operation
@@ -223,6 +220,7 @@ def parameters_conform(ctx: RequestContext) -> Iterable[Finding]:
             yield failure("parameters_conform", f"{kind} {violation.location}: {violation.message}", violation.location)
 
 
+@check(Kind.SDK, fails_run=False)
 def query_declared(ctx: RequestContext) -> Iterable[Finding]:
     """Every query parameter sent is declared (a warning: the platform ignores the others)."""
     op = ctx.operation
@@ -235,6 +233,7 @@ def query_declared(ctx: RequestContext) -> Iterable[Finding]:
             yield warning("query_declared", f"query parameter {name!r} is not declared (declared: {listed})", name)
 
 
+@check(Kind.SDK, fails_run=False)
 def parameters_used(ctx: RequestContext) -> Iterable[Finding]:
     """No parameter sent is one the contract marks `deprecated` (a warning; `x-ignored-by-platform`: it is a no-op)."""
     op, entry = ctx.operation, ctx.entry
@@ -261,6 +260,7 @@ def declared_parameters(contract: Contract, op: Operation) -> list[Mapping[str, 
     return list(merged.values())
 
 
+@check(Kind.SDK, fails_run=False)
 def headers_used(ctx: RequestContext) -> Iterable[Finding]:
     """Every header sent is one HTTP itself, the security schemes or the operation's parameters use."""
     op = ctx.operation
@@ -276,6 +276,7 @@ def headers_used(ctx: RequestContext) -> Iterable[Finding]:
             yield warning("headers_used", f"header {name!r} is not used by the contract", name)
 
 
+@check(Kind.SDK)
 def content_type_right(ctx: RequestContext) -> Iterable[Finding]:
     """A body is sent when required, with a media type the operation takes; none where it takes none."""
     op, entry = ctx.operation, ctx.entry
@@ -302,6 +303,7 @@ def content_type_right(ctx: RequestContext) -> Iterable[Finding]:
         )
 
 
+@check(Kind.SDK)
 def body_conforms(ctx: RequestContext) -> Iterable[Finding]:
     """The body parses as its media type and validates against the declared schema."""
     op, entry = ctx.operation, ctx.entry
@@ -330,6 +332,7 @@ def body_conforms(ctx: RequestContext) -> Iterable[Finding]:
             )
 
 
+@check(Kind.SDK)
 def credentials_accepted(ctx: RequestContext) -> Iterable[Finding]:
     """The credentials sent are of a scheme the operation accepts; none are sent where none are needed."""
     op, entry = ctx.operation, ctx.entry
@@ -360,18 +363,10 @@ def _names(schemes: Iterable[str]) -> str:
     return " or ".join(sorted(schemes))
 
 
-REQUEST_CHECKS: tuple[RequestCheck, ...] = (
-    operation_exists,
-    parameters_conform,
-    query_declared,
-    parameters_used,
-    headers_used,
-    content_type_right,
-    body_conforms,
-    credentials_accepted,
-)
+# What `JournalChecker.check` judges of each request the SDK sent, in order.
+REQUEST_CHECKS: tuple[RequestCheck, ...] = tuple(cast(RequestCheck, c.function) for c in of_kind(Kind.SDK))
 # The checks that can fail a request (the others only warn).
-CHECK_NAMES = ("operation_exists", "parameters_conform", "content_type_right", "body_conforms", "credentials_accepted")
+CHECK_NAMES = tuple(c.name for c in of_kind(Kind.SDK) if c.fails_run)
 
 
 def parse_body(entry: JournalEntry) -> Any:
@@ -472,33 +467,22 @@ class JournalChecker:
         return [self.check(entry) for entry in entries]
 
 
-class MockAdmin:
-    """The admin API of a running mock, as far as the SDK checks need it (journal, data)."""
+class SdkAdmin(MockAdmin):
+    """The mock's admin API as the SDK checks use it: `MockAdmin`, with its failures as GateError."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.admin = f"{self.base_url}/__mock"
-        self._client = httpx.Client(timeout=timeout)
-
-    def close(self) -> None:
-        """Release the HTTP client."""
-        self._client.close()
-
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
-        url = f"{self.admin}/{path}"
+    def call(
+        self, name: str, *, params: Mapping[str, Any] | None = None, body: Any = None, **path: str
+    ) -> httpx.Response:
         try:
-            response = (
-                self._client.request(method, url, json=body) if body is not None else self._client.request(method, url)
-            )
+            return super().call(name, params=params, body=body, **path)
         except httpx.HTTPError as exc:
-            raise GateError(f"mock admin API unreachable at {url}: {exc}") from None
-        if response.status_code != 200:
-            raise GateError(f"mock admin API {method} {url} answered {response.status_code}: {response.text[:200]}")
-        return response.json()
+            raise GateError(f"mock admin API unreachable at {self.base}: {exc}") from None
+        except AdminClientError as exc:
+            raise GateError(f"mock admin API {exc}") from None
 
     def journal(self) -> list[JournalEntry]:
         """Every journalled request, oldest first; GateError when the journal dropped some."""
-        data = self._call("GET", "journal")
+        data = self.call("get_journal").json()
         entries = [JournalEntry.from_json(e) for e in data.get("entries") or []]
         if int(data.get("total") or 0) > len(entries):
             raise GateError(
@@ -507,23 +491,6 @@ class MockAdmin:
             )
         return entries
 
-    def clear_journal(self) -> None:
-        """Forget every journalled request."""
-        self._call("DELETE", "journal")
-
-    def data(self) -> dict[str, Any]:
-        """The mock's whole store, secrets in full (`GET /__mock/data?secrets=1`: manifests may point at them)."""
-        result = self._call("GET", "data?secrets=1")
-        return result if isinstance(result, dict) else {}
-
-    def set_faults(self, faults: Mapping[str, Any]) -> None:
-        """Replace the mock's fault table (`PUT /__mock/faults`): `{operationId: {"error_status": 404}}`."""
-        self._call("PUT", "faults", dict(faults))
-
-    def clear_faults(self) -> None:
-        """Remove every fault."""
-        self._call("DELETE", "faults")
-
     def known_credentials(self) -> KnownCredentials:
         """The session and job tokens the mock holds now."""
-        return KnownCredentials.from_mock_data(self.data())
+        return KnownCredentials.from_mock_data(self.get_data(secrets=True))

@@ -9,19 +9,13 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
-from contracts.pointers import MISSING
 from contracts.sdk.findings import Finding, failure, warning
+from spec import pointers
+from spec.pointers import EACH, MISSING, PointerError, parse_pattern
 
-
-class _Each:
-    def __repr__(self) -> str:
-        return "[]"
-
-
-EACH: Final = _Each()
-Token = str | int | _Each
+Token = pointers.Token | int
 SEGMENT = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)?(?P<index>(\[\d*\])*)$")
 INDEX = re.compile(r"\[(\d*)\]")
 SHOWN = 80
@@ -49,14 +43,10 @@ def parse_result_path(path: str) -> list[Token]:
 
 def parse_pointer(pointer: str) -> list[Token]:
     """`/predictions/*/epoch` -> ['predictions', EACH, 'epoch']; '' is the whole body."""
-    if pointer == "":
-        return []
-    if not pointer.startswith("/"):
-        raise MappingError(f"{pointer!r}: a response pointer starts with / (or is empty for the whole body)")
-    tokens: list[Token] = []
-    for raw in pointer[1:].split("/"):
-        tokens.append(EACH if raw == "*" else raw.replace("~1", "/").replace("~0", "~"))
-    return tokens
+    try:
+        return list(parse_pattern(pointer))
+    except PointerError:
+        raise MappingError(f"{pointer!r}: a response pointer starts with / (or is empty for the whole body)") from None
 
 
 def check_pair(result_path: str, pointer: str) -> None:
@@ -83,7 +73,7 @@ def expand(root: Any, tokens: Sequence[Token], label: str = "") -> list[tuple[st
     if not tokens:
         return [(label, root)]
     token, rest = tokens[0], tokens[1:]
-    if isinstance(token, _Each):
+    if not isinstance(token, str | int):
         if not isinstance(root, Sequence) or isinstance(root, str | bytes):
             return [(label, MISSING)]
         return [pair for i, item in enumerate(root) for pair in expand(item, rest, f"{label}[{i}]")]
@@ -94,7 +84,7 @@ def expand(root: Any, tokens: Sequence[Token], label: str = "") -> list[tuple[st
 
 def _pointer_label(tokens: Sequence[Token], indices: Sequence[int]) -> str:
     numbers = iter(indices)
-    return "/" + "/".join(str(next(numbers, "*")) if isinstance(t, _Each) else str(t) for t in tokens)
+    return "/" + "/".join(str(next(numbers, "*")) if t is EACH else str(t) for t in tokens)
 
 
 def _indices(label: str) -> list[int]:

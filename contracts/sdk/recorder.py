@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from contracts.checks import excerpt
+
 # Hop-by-hop headers (RFC 9110 §7.6.1) are the proxy's own business; they are not forwarded.
 HOP_BY_HOP = frozenset(
     {
@@ -49,11 +51,9 @@ class Exchange:
         except (ValueError, UnicodeDecodeError):
             return NOT_JSON
 
-    def excerpt(self, limit: int = 600) -> str:
+    def excerpt(self) -> str:
         """`HTTP 400 (application/json)` and the start of the body."""
-        text = self.body[:limit].decode("utf-8", errors="replace")
-        more = " …" if len(self.body) > limit else ""
-        return f"HTTP {self.status} ({self.headers.get('content-type', 'no Content-Type')})\n{text}{more}"
+        return excerpt(self.status, self.headers.get("content-type"), self.body)
 
 
 class RecordingProxy:

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts.pointers import MISSING, resolve
-from contracts.sdk.mapping import EACH, expand, parse_pointer
+from contracts.sdk.mapping import expand, parse_pointer
+from spec import pointers
 
 REF = re.compile(r"\$\{(?P<source>[a-z]+):(?P<rest>[^}]*)\}")
 DEMO_FIELDS = ("url", "api_key", "jwt", "job_token", "job_id")
@@ -86,7 +86,7 @@ class RunState:
     def lookup(self, source: str, rest: str) -> Any:
         """The value of one reference; RefError when there is none."""
         value = self._lookup(source, rest)
-        if value is MISSING or value is None:
+        if value is pointers.MISSING or value is None:
             raise RefError(f"${{{source}:{rest}}} has no value in this run")
         return value
 
@@ -103,7 +103,7 @@ class RunState:
             case "tmp":
                 return self.tmp_dir
             case "data":
-                return resolve(self.data(), rest)
+                return pointers.get(self.data(), rest)
             case "response" | "result":
                 call, _, pointer = rest.partition("/")
                 store = self.responses if source == "response" else self.results
@@ -128,7 +128,7 @@ class RunState:
 
 def _walk(root: Any, pointer: str) -> Any:
     tokens = parse_pointer(pointer)
-    if EACH in tokens:
+    if pointers.EACH in tokens:
         raise RefError(f"{pointer}: a reference names one value; * is not allowed")
     (_, value), *_ = expand(root, tokens)
     return value

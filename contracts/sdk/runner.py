@@ -17,7 +17,7 @@ from typing import Any
 from contracts.errors import GateError
 from contracts.sdk.call_checks import CallContext, run_checks
 from contracts.sdk.findings import Finding, failure, warning
-from contracts.sdk.journal_check import CheckedRequest, JournalChecker, JournalEntry, MockAdmin
+from contracts.sdk.journal_check import CheckedRequest, JournalChecker, JournalEntry, SdkAdmin
 from contracts.sdk.manifest import Call, Manifest, Method, Raises
 from contracts.sdk.mapping import show
 from contracts.sdk.protocol import (
@@ -61,11 +61,6 @@ class CallOutcome:
     def failed(self) -> bool:
         """True when any finding fails the run."""
         return any(f.is_failure for f in self.all_findings)
-
-    @property
-    def request_text(self) -> str:
-        """Every request of the call, one block each, for reports."""
-        return "\n".join(r.entry.describe() for r in self.requests) or "(no request sent)"
 
 
 @dataclass
@@ -156,7 +151,7 @@ class ManifestRunner:
         contract: Contract,
         manifest: Manifest,
         demo: Demo,
-        admin: MockAdmin,
+        admin: SdkAdmin,
         command: str | None = None,
         call_timeout: float = DEFAULT_CALL_TIMEOUT,
         environ: Mapping[str, str] | None = None,
@@ -205,18 +200,18 @@ class ManifestRunner:
 
         def data() -> Any:
             if "data" not in data_cache:
-                data_cache["data"] = self.admin.data()
+                data_cache["data"] = self.admin.get_data(secrets=True)
             return data_cache["data"]
 
         state = RunState(
             demo={
                 "url": self.demo.url,
                 "api_key": self.demo.api_key,
-                "jwt": self.demo.jwt,
+                "jwt": self.demo.session_token,
                 "job_token": self.demo.job_token,
                 "job_id": self.demo.job_id,
             },
-            target={"url": target_url, "admin": f"{self.demo.url}/__mock"},
+            target={"url": target_url, "admin": self.demo.admin},
             run_id=uuid.uuid4().hex[:10],
             tmp_dir=tmp,
             data=data,
@@ -277,7 +272,7 @@ class ManifestRunner:
             if invoked.reply.returned:
                 state.results[call.id] = invoked.reply.result
             return invoked.checked(self.contract, self.manifest)
-        self.admin.set_faults({probe.operation: {"error_status": probe.status}})
+        self.admin.put_faults({probe.operation: {"error_status": probe.status}})
         try:
             invoked = self._invoke(session, method, call, args, kwargs, proxy, checked=False)
         finally:

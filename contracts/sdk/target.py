@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from contracts import embedded
+from mockserver.admin_routes import PREFIX
 
 
 @dataclass(frozen=True)
@@ -19,14 +20,14 @@ class Demo:
 
     url: str
     api_key: str | None = None
-    jwt: str | None = None
+    session_token: str | None = None
     job_token: str | None = None
     job_id: str | None = None
 
     @property
     def admin(self) -> str:
         """The mock's admin API."""
-        return f"{self.url}/__mock"
+        return self.url + PREFIX
 
     def environment(self) -> dict[str, str]:
         """The variables a `--run` command sees (only those with a value)."""
@@ -35,7 +36,7 @@ class Demo:
             "FINETUNE_LAB_API_KEY": self.api_key,
             "FTL_JOB_TOKEN": self.job_token,
             "FTL_JOB_ID": self.job_id,
-            "FTL_JWT": self.jwt,
+            "FTL_JWT": self.session_token,
             "FTL_MOCK_ADMIN_URL": self.admin,
         }
         return {name: value for name, value in values.items() if value}
