@@ -116,6 +116,7 @@ def sweep_chart(result: dict[str, Any], path: Path) -> Path:
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xticks(rates, [f"{rate:g}" for rate in rates])
+        ax.set_xticks([], minor=True)  # a log axis labels its minor ticks too, over the rates' own labels
         ax.set_xlabel("predictions per job per minute")
         ax.set_title(label, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)

@@ -19,6 +19,10 @@ import pytest
 from load.scenarios import ALL, SCENARIOS
 from load.workload import Workload
 
+# Every test here reads one run (a module fixture), made once on one worker.
+pytestmark = pytest.mark.xdist_group("load-designs")
+
+
 ROOT = Path(__file__).resolve().parent.parent
 JOBS, TABS, RATE, BATCH, MINUTES, SCALE = 2, 2, 4.0, 2, 10, "1/240"
 WORKLOAD = Workload(jobs=JOBS, tabs=TABS, upload_rate=RATE, batch=BATCH, duration_s=MINUTES * 60, time_scale=1 / 240)
