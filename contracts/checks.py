@@ -1,7 +1,8 @@
 """The gate's checks, registered once: each with its name, kind, whether a failure fails the run, and its function.
 
-A check module registers its rules with `@check(Kind.…)` (or `declare` for a rule its runner judges inline);
-runners and report writers read `CHECKS` and `names(kind)`. `excerpt` is the one way a failure shows a response.
+A check module registers its rules with `@check(Kind.…)` (or `declare`, for a function registered elsewhere too);
+runners call each registered function over what they observed, report writers read `CHECKS` and `names(kind)`.
+`excerpt` is the one way a failure shows a response.
 """
 
 from __future__ import annotations
@@ -36,14 +37,14 @@ class Kind(StrEnum):
 class Check:
     """One rule: its name, kind, whether its failure fails the run, the function that judges it and when it applies.
 
-    `function` is None for a rule its runner judges inline (the live check's and the lifecycle's steps); `applies`
-    is None for a rule that applies to everything its kind looks at.
+    Its runner gathers an observation (a capture, a followed link, an attempt) and calls `function` over it;
+    `applies` is None for a rule that applies to everything its kind looks at.
     """
 
     name: str
     kind: Kind
+    function: Callable[..., Any]
     fails_run: bool = True
-    function: Callable[..., Any] | None = None
     applies: Callable[..., bool] | None = None
     rule: str = ""
     """What the check demands, for reports that list their checks."""
@@ -56,16 +57,16 @@ CHECKS: Mapping[str, Check] = MappingProxyType(_REGISTRY)
 def declare(
     name: str,
     kind: Kind,
+    function: Callable[..., Any],
     *,
     fails_run: bool = True,
-    function: Callable[..., Any] | None = None,
     applies: Callable[..., bool] | None = None,
     rule: str = "",
 ) -> str:
-    """Register one check by name (ValueError on a name taken twice); the name."""
+    """Register one check by name with the function that judges it (ValueError on a name taken twice); the name."""
     if name in _REGISTRY:
         raise ValueError(f"check {name!r} is registered twice ({_REGISTRY[name].kind} and {kind})")
-    _REGISTRY[name] = Check(name, kind, fails_run, function, applies, rule)
+    _REGISTRY[name] = Check(name, kind, function, fails_run, applies, rule)
     return name
 
 
@@ -73,7 +74,7 @@ def check(kind: Kind, *, fails_run: bool = True, applies: Callable[..., bool] | 
     """Register the decorated function as a check named after it (applying where `applies` says, if given)."""
 
     def register(function: F) -> F:
-        declare(function.__name__, kind, fails_run=fails_run, function=function, applies=applies)
+        declare(function.__name__, kind, function, fails_run=fails_run, applies=applies)
         return function
 
     return register

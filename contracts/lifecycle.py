@@ -11,6 +11,7 @@ fails every run.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,11 +25,51 @@ from contracts.provisioning import KINDS, Kind, Provisioner, body_bytes, id_poin
 from contracts.results import Results, Violation
 from spec import Contract, Operation
 
-# Both are judged by Lifecycles' steps, below.
-USE_AFTER_FREE = checks.declare("use_after_free", checks.Kind.LIFECYCLE)
-AVAILABILITY = checks.declare("ensure_resource_availability", checks.Kind.LIFECYCLE)
 RESPONSE_BODY = "$response.body#"
 GONE = (404, 410)
+
+
+@dataclass(frozen=True)
+class Followed:
+    """One link of a fresh resource followed: the request sent and its answer, after a linked delete if `delete`."""
+
+    creator: str
+    identifier: str
+    target: str
+    sent: Exchange
+    delete: str | None = None
+    deleted_status: int = 0
+
+
+@checks.check(checks.Kind.LIFECYCLE)
+def ensure_resource_availability(followed: Followed) -> list[str]:
+    """A resource just created is there for every link of its creator."""
+    if followed.sent.status not in GONE:
+        return []
+    return [
+        f"{followed.creator} created {followed.identifier!r}, then {followed.target} "
+        f"answered HTTP {followed.sent.status} for it"
+    ]
+
+
+def _found_or_gone(followed: Followed) -> bool:
+    """A read after a delete that neither found the resource nor missed it says nothing about the delete."""
+    return 200 <= followed.sent.status < 300 or followed.sent.status in GONE
+
+
+@checks.check(checks.Kind.LIFECYCLE, applies=_found_or_gone)
+def use_after_free(followed: Followed) -> list[str]:
+    """A resource its linked delete deleted is gone for every linked read."""
+    if not 200 <= followed.sent.status < 300:
+        return []
+    return [
+        f"{followed.delete} answered HTTP {followed.deleted_status} for {followed.identifier!r}, "
+        f"then {followed.target} still answered HTTP {followed.sent.status} for it (expected 404)"
+    ]
+
+
+USE_AFTER_FREE = use_after_free.__name__
+AVAILABILITY = ensure_resource_availability.__name__
 
 
 class Lifecycles:
@@ -88,24 +129,13 @@ class Lifecycles:
         pointer: str,
         identifier: str,
     ) -> None:
-        judged = False
         for target, parameters, body in links:
             if target.method == "DELETE":
                 continue
             sent = self._follow(client, target, parameters, body, pointer, identifier)
-            if sent is None:
-                continue
-            judged = True
-            if sent.status in GONE:
-                self._violation(
-                    creator.operation_id,
-                    AVAILABILITY,
-                    f"{creator.operation_id} created {identifier!r}, then {target.operation_id} "
-                    f"answered HTTP {sent.status} for it",
-                    sent,
-                )
-        if judged:
-            self.results.passed(creator.operation_id, AVAILABILITY)
+            if sent is not None:
+                followed = Followed(creator.operation_id, identifier, target.operation_id, sent)
+                self._judge(creator.operation_id, AVAILABILITY, followed)
 
     def _use_after_free(
         self,
@@ -131,18 +161,20 @@ class Lifecycles:
             return
         for read, read_parameters, read_body in reads:
             sent = self._follow(client, read, read_parameters, read_body, pointer, identifier)
-            if sent is None:
-                continue
-            if 200 <= sent.status < 300:
-                self._violation(
-                    name,
-                    USE_AFTER_FREE,
-                    f"{name} answered HTTP {deleted.status} for {identifier!r}, then {read.operation_id} "
-                    f"still answered HTTP {sent.status} for it (expected 404)",
-                    sent,
-                )
-            elif sent.status in GONE:
-                self.results.passed(name, USE_AFTER_FREE)
+            if sent is not None:
+                followed = Followed(creator.operation_id, identifier, read.operation_id, sent, name, deleted.status)
+                self._judge(name, USE_AFTER_FREE, followed)
+
+    def _judge(self, operation: str, name: str, followed: Followed) -> None:
+        """Record what the registered check `name` finds in one followed link (nothing where it does not apply)."""
+        check = checks.CHECKS[name]
+        if check.applies is not None and not check.applies(followed):
+            return
+        found = check.function(followed)
+        for message in found:
+            self._violation(operation, name, message, followed.sent)
+        if not found:
+            self.results.passed(operation, name)
 
     def _follow(
         self,

@@ -20,32 +20,30 @@ from urllib.parse import urlencode
 
 import httpx
 
-from contracts.checks import Kind, declare, excerpt, names
+from contracts.checks import CHECKS, Kind, excerpt, names, of_kind
 from contracts.credentials import Authenticator
 from contracts.curl import curl
 from contracts.progress import Progress
 from contracts.results import Results, Violation
+from contracts.session_checks import (
+    Answer,
+    Counted,
+    Delivery,
+    LimitTrial,
+    LiveSession,
+    Pushed,
+    Refusal,
+    Sent,
+)
 from contracts.sse_reader import Frame
 from contracts.stream_capture import StreamCapture, StreamSession, Upload
 from contracts.stream_checks import Skip, Timing, evaluate
 from spec import Contract, Operation, StreamContract, pointers
 from spec.pointers import MISSING, replaced, substituted
 
-# The live cross-check's and the pre-stream checks' rules are judged by LiveCheck's steps, below.
-LIVE_CHECKS = tuple(
-    declare(name, Kind.LIVE)
-    for name in (
-        "live_setup",
-        "live_prediction_delivery",
-        "live_event_matches_upload",
-        "live_counter_rest",
-        "live_push_matches_rest",
-    )
-)
-PRE_STREAM_CHECKS = tuple(
-    declare(name, Kind.PRE_STREAM)
-    for name in ("stream_rejects_no_credentials", "stream_unknown_job", "stream_foreign_job", "stream_user_limit")
-)
+# The live cross-check's and the pre-stream checks' rules, in `contracts.session_checks`.
+LIVE_CHECKS = names(Kind.LIVE)
+PRE_STREAM_CHECKS = names(Kind.PRE_STREAM)
 # How long a stream closed by the client may still count against a design's per-user limit.
 RELEASE_S = 2.0
 ALL_CHECKS = names(Kind.STREAM, Kind.LIVE, Kind.PRE_STREAM)
@@ -102,9 +100,7 @@ class LiveCheck:
         self.options = options
         self.results = results
         self.progress = progress
-        self.findings: dict[str, list[Violation]] = {name: [] for name in LIVE_CHECKS}
-        self.ran: set[str] = set()
-        self.skips: dict[str, str] = {}
+        self.seen = LiveSession(self.stream, options.delivery_bound)
 
     def run(self) -> None:
         """Run every stream check once (blocking)."""
@@ -113,6 +109,7 @@ class LiveCheck:
         self.progress.finish(PART)
 
     async def _run(self) -> None:
+        self.seen = LiveSession(self.stream, self.options.delivery_bound)
         read = max(self.options.request_timeout, self.options.read_timeout or 0.0)
         timeout = httpx.Timeout(self.options.request_timeout, read=read)
         async with httpx.AsyncClient(timeout=timeout) as client:
@@ -125,7 +122,7 @@ class LiveCheck:
             self.progress.update(PART, "reading the stream")
             capture = await self._live(client, job)
         self._record_stream(capture)
-        self._record_live()
+        self._record_live(self.seen)
 
     # --- the job ---------------------------------------------------------------------------------
 
@@ -159,21 +156,18 @@ class LiveCheck:
         )
         url = self.base_url + creator.path
         response = await self._send(client, creator.method, url, headers, body)
-        self.ran.add("live_setup")
-        if response is None or not 200 <= response.status_code < 300:
-            self._violation(
-                "live_setup",
-                f"{creator.operation_id} with its spec example answered {_status(response)}",
-                curl(creator.method, url, headers, body, secret_headers=self.auth.secret_headers),
-                _excerpt(response),
-            )
+        command = curl(creator.method, url, headers, body, secret_headers=self.auth.secret_headers)
+        self.seen.created = _sent(creator, command, response)
+        self.seen.job_pointer = pointer
+        if not self.seen.created.ok:
             return self._given_job(f"{creator.operation_id} failed")
+        assert response is not None
         created = response.json()
         self.auth.tokens.learn(created)
         job_id = pointers.get(created, pointer)
         if not isinstance(job_id, str):
-            self._violation("live_setup", f"{creator.operation_id} response has no job id at {pointer}")
             return self._given_job(f"{creator.operation_id} named no job")
+        self.seen.job_named = True
         values = {str(example_id): job_id}
         if isinstance(example_response, dict):
             for key, example_value in example_response.items():
@@ -183,12 +177,12 @@ class LiveCheck:
 
     def _given_job(self, reason: str) -> _Job | None:
         for name in LIVE_CHECKS:
-            self.skips.setdefault(name, reason)
+            self.seen.skips.setdefault(name, reason)
         if self.options.stream_job:
             return _Job(self.options.stream_job)
         for name in names(Kind.STREAM, Kind.PRE_STREAM):
             self.results.skipped(self.operation.operation_id, name, f"{reason} and no --stream-job was given")
-        self._record_live()
+        self._record_live(self.seen)
         return None
 
     # --- before the stream opens -----------------------------------------------------------------
@@ -216,56 +210,54 @@ class LiveCheck:
                 )
                 continue
             capture = await self._read(client, job, sent, max_events=1, seconds=min(2.0, self._window()))
-            self._judge_pre_stream(name, capture, declared, what)
+            refusal = Refusal(self.stream, what, tuple(declared), capture)
+            self._judge(name, refusal, capture.curl, capture.excerpt())
         await self._user_limit(client, job_id, headers)
 
     async def _user_limit(self, client: httpx.AsyncClient, job_id: str, headers: Mapping[str, str]) -> None:
-        """A design's `limit`: that many streams of one user open, one more is refused, closing one makes room."""
-        name, operation = "stream_user_limit", self.operation.operation_id
+        """A design's `limit`: that many streams of one user open, one more, and one more after closing one."""
+        name = "stream_user_limit"
         rule = self.stream.limit
         if rule is None:
-            self.results.skipped(operation, name, "the contract sets no per-user stream limit")
+            self.results.skipped(self.operation.operation_id, name, "the contract sets no per-user stream limit")
             return
         allowed, status = int(rule["streams"]), str(rule["status"])
         url, _ = self._stream_url(job_id)
         command = curl("GET", url, headers, secret_headers=self.auth.secret_headers, stream=True)
         held: list[httpx.Response] = []
-        found: list[str] = []
+        admitted: list[Answer] = []
+        extra_answer = reopened_answer = None
         try:
-            for index in range(allowed):
+            for _ in range(allowed):
                 response = await self._open(client, url, headers)
                 if response is not None:
                     held.append(response)
+                admitted.append(_answer(response))
                 if response is None or response.status_code != 200:
-                    found.append(f"stream {index + 1} of the {allowed} allowed per user got {_status(response)}")
                     break
-            if not found:
+            else:
                 extra = await self._open(client, url, headers)
-                found += self._judge_refusal(extra, allowed, status)
+                extra_answer = _answer(extra)
                 if extra is not None:
                     await extra.aclose()
                 await held.pop().aclose()
                 reopened = await self._reopen(client, url, headers)
-                if reopened is None or reopened.status_code != 200:
-                    found.append(f"with one of {allowed} streams closed, another still got {_status(reopened)}")
+                reopened_answer = _answer(reopened)
                 if reopened is not None:
                     held.append(reopened)
         finally:
             for response in held:
                 await response.aclose()
-        for message in found:
-            self.results.failed(Violation(operation, name, message, command))
-        if not found:
-            self.results.passed(operation, name)
+        trial = LimitTrial(self.stream, allowed, status, tuple(admitted), extra_answer, reopened_answer)
+        self._judge(name, trial, command)
 
-    def _judge_refusal(self, response: httpx.Response | None, allowed: int, status: str) -> list[str]:
-        if response is None or str(response.status_code) != status:
-            return [f"stream {allowed + 1} of one user got {_status(response)}, not HTTP {status}"]
-        declared = list(self.operation.responses[status].content)
-        media = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if declared and media not in declared:
-            return [f"HTTP {status} for stream {allowed + 1} is {media or 'untyped'}, not {' or '.join(declared)}"]
-        return []
+    def _judge(self, name: str, seen: object, command: str | None = None, response: str | None = None) -> None:
+        """Record what the registered check `name` finds in one observation of the stream before it opens."""
+        found = CHECKS[name].function(seen)
+        for message in found:
+            self.results.failed(Violation(self.operation.operation_id, name, message, command, response))
+        if not found:
+            self.results.passed(self.operation.operation_id, name)
 
     async def _open(self, client: httpx.AsyncClient, url: str, headers: Mapping[str, str]) -> httpx.Response | None:
         """A stream request's response, its body left unread (the caller closes it)."""
@@ -286,22 +278,6 @@ class LiveCheck:
             if response is not None:
                 await response.aclose()
             await asyncio.sleep(0.05)
-
-    def _judge_pre_stream(self, name: str, capture: StreamCapture, declared: list[str], what: str) -> None:
-        found = []
-        if str(capture.status) not in declared:
-            found.append(f"request {what} got HTTP {capture.status or capture.error}, not {' or '.join(declared)}")
-        else:
-            response = self.operation.responses[str(capture.status)]
-            media = list(response.content) or [str(self.stream.rules.get("pre_stream_errors", {}).get("media_type"))]
-            if capture.content_type not in media:
-                found.append(
-                    f"HTTP {capture.status} {what} is {capture.content_type or 'untyped'}, not {' or '.join(media)}"
-                )
-        for message in found:
-            self._violation(name, message, capture.curl, capture.excerpt())
-        if not found:
-            self.results.passed(self.operation.operation_id, name)
 
     # --- the live stream -------------------------------------------------------------------------
 
@@ -374,7 +350,7 @@ class LiveCheck:
         else:
             reason = "no job was created" if not uploads else f"the stream did not open (HTTP {session.capture.status})"
             for name in LIVE_CHECKS:
-                self.skips.setdefault(name, reason)
+                self.seen.skips.setdefault(name, reason)
         session.stop_at(max(time.monotonic(), session.capture.opened_at + window))
         capture = await reader
         self._count()
@@ -389,7 +365,6 @@ class LiveCheck:
         """
         trigger = self.stream.trigger
         operation = self.contract.operation(str(trigger["operation_id"]))
-        event = str(trigger["event"])
         template = substituted(
             _request_example(operation),
             job.values,
@@ -397,7 +372,7 @@ class LiveCheck:
         pointer = str(trigger["items"])
         example_items = pointers.get(template, pointer)
         if not isinstance(example_items, list) or not example_items:
-            self.skips.setdefault(
+            self.seen.skips.setdefault(
                 "live_prediction_delivery", f"the example of {operation.operation_id} has no items at {pointer}"
             )
             return False
@@ -409,30 +384,20 @@ class LiveCheck:
         response = await self._send(client, operation.method, url, headers, body)
         command = curl(operation.method, url, headers, body, secret_headers=self.auth.secret_headers)
         session.capture.uploads.append(Upload(items=items, status=response.status_code if response else 0))
-        if response is None or not 200 <= response.status_code < 300:
-            self._violation(
-                "live_setup",
-                f"{operation.operation_id} with the job's token answered {_status(response)}",
-                command,
-                _excerpt(response),
-            )
-            return False
-        if excluded:
-            session.capture.filtered_out += items
-            return True
-        self.ran.add("live_prediction_delivery")
+        number = len(session.capture.uploads)
+        sent = _sent(operation, command, response)
+        if not sent.ok or excluded:
+            self.seen.uploads.append(Delivery(number, sent, tuple(sent_items), excluded=excluded))
+            if sent.ok:
+                session.capture.filtered_out += items
+            return sent.ok
         arrived = await session.wait_for(
             lambda frames: len(self._delivered(frames)) >= before + items, self.options.delivery_bound
         )
         delivered = self._delivered(session.capture.frames)[before : before + items]
-        if not arrived:
-            self._violation(
-                "live_prediction_delivery",
-                f"upload #{len(session.capture.uploads)} of {items} item(s) produced {len(delivered)} {event} event(s) "
-                f"within {self.options.delivery_bound:g} s",
-                command,
-            )
-        self._match_items(sent_items, delivered, command)
+        self.seen.uploads.append(Delivery(number, sent, tuple(sent_items), tuple(delivered), arrived))
+        if not delivered:
+            self.seen.skips.setdefault("live_event_matches_upload", f"no {self.stream.trigger_event} event to compare")
         return arrived
 
     def _delivered(self, frames: list[Frame]) -> list[tuple[Frame, Any]]:
@@ -478,7 +443,7 @@ class LiveCheck:
         name = "live_push_matches_rest"
         push = self.stream.push
         if push is None:
-            self.skips.setdefault(name, "the contract pushes nothing in the stream")
+            self.seen.skips.setdefault(name, "the contract pushes nothing in the stream")
             return
         events = set(push["events"])
         if opening:
@@ -486,14 +451,14 @@ class LiveCheck:
         else:
             frames = [f for f in capture.frames if f.event == self.stream.trigger_event and f.event in events][-1:]
         if not frames:
-            self.skips.setdefault(name, f"no {' or '.join(sorted(events))} event arrived to compare")
+            self.seen.skips.setdefault(name, f"no {' or '.join(sorted(events))} event arrived to compare")
             return
         operation = self.contract.operation(str(push["operation_id"]))
         path = operation.path_for(**{p.name: job_id for p in operation.parameters_in("path")})
         response = await self._send(
             client, operation.method, self.base_url + path, self.auth.headers_for(operation) or {}, None
         )
-        self.ran.add(name)
+        pushed: Any = MISSING
         try:
             pushed = pointers.get(json.loads(frames[0].data), str(push["pointer"]))
             answered = (
@@ -503,30 +468,8 @@ class LiveCheck:
             )
         except ValueError:
             answered = MISSING
-        if answered is MISSING:
-            self._violation(name, f"{operation.operation_id} answered {_status(response)} to compare with the stream")
-        elif not _same(pushed, answered):
-            self._violation(
-                name,
-                f"{frames[0].event} {push['pointer']} differs from {operation.operation_id}'s answer: "
-                f"{_short(pushed)} != {_short(answered)}",
-            )
-
-    def _match_items(self, sent: list[dict[str, Any]], delivered: list[tuple[Frame, Any]], command: str) -> None:
-        pointer = self.stream.item_pointer or str((self.stream.batch or {}).get("items", ""))
-        if not delivered:
-            self.skips.setdefault("live_event_matches_upload", f"no {self.stream.trigger_event} event to compare")
-        for item, (frame, row) in zip(sent, delivered, strict=False):
-            self.ran.add("live_event_matches_upload")
-            if not isinstance(row, dict):
-                self._violation("live_event_matches_upload", f"{frame.event} has no stored row at {pointer}", command)
-                continue
-            wrong = [key for key, value in item.items() if row.get(key) != value]
-            if wrong:
-                shown = ", ".join(f"{key}={row.get(key)!r} (sent {item[key]!r})" for key in wrong[:3])
-                self._violation(
-                    "live_event_matches_upload", f"{frame.event} row differs from the upload: {shown}", command
-                )
+        status = response.status_code if response is not None else None
+        self.seen.pushes.append(Pushed(frames[0].event, operation.operation_id, pushed, answered, status))
 
     async def _rest_count(self, client: httpx.AsyncClient, job_id: str) -> int | None:
         rest = self.stream.counter.get("rest") or {}
@@ -546,25 +489,15 @@ class LiveCheck:
 
     async def _compare_rest(self, client: httpx.AsyncClient, capture: StreamCapture, job_id: str) -> None:
         counter = self.stream.counter
-        rest = counter.get("rest") or {}
         counted = [f for f in capture.frames if f.event == counter["event"]]
         if not counted:
-            self.skips.setdefault("live_counter_rest", f"no {counter['event']} event arrived")
+            self.seen.skips.setdefault("live_counter_rest", f"no {counter['event']} event arrived")
             return
         try:
             streamed = pointers.get(json.loads(counted[-1].data), str(counter["pointer"]))
         except ValueError:
             streamed = MISSING
-        restful = await self._rest_count(client, job_id)
-        self.ran.add("live_counter_rest")
-        if restful is None:
-            self._violation("live_counter_rest", f"{rest.get('operation_id')} gave no count at {rest.get('pointer')}")
-        elif streamed != restful:
-            self._violation(
-                "live_counter_rest",
-                f"REST {rest.get('operation_id')} {rest.get('pointer')} is {restful}, "
-                f"the stream's last {counter['pointer']} is {streamed!r}",
-            )
+        self.seen.counted = Counted(streamed, await self._rest_count(client, job_id))
 
     # --- recording -------------------------------------------------------------------------------
 
@@ -583,13 +516,6 @@ class LiveCheck:
         self.results.count_requests()
         self.progress.advance(PART)
 
-    def _violation(self, check: str, message: str, command: str | None = None, response: str | None = None) -> None:
-        violation = Violation(self.operation.operation_id, check, message, command, response)
-        if check in self.findings:
-            self.findings[check].append(violation)
-        else:
-            self.results.failed(violation)
-
     def _record_stream(self, capture: StreamCapture) -> None:
         operation = self.operation.operation_id
         for name, outcome in evaluate(capture, self.stream, self.options.timing):
@@ -601,18 +527,18 @@ class LiveCheck:
             else:
                 self.results.passed(operation, name)
 
-    def _record_live(self) -> None:
+    def _record_live(self, seen: LiveSession) -> None:
         operation = self.operation.operation_id
-        for name in LIVE_CHECKS:
-            for violation in self.findings[name]:
-                self.results.failed(violation)
-            if self.findings[name]:
+        for check in of_kind(Kind.LIVE):
+            try:
+                found = check.function(seen)
+            except Skip as skip:
+                self.results.skipped(operation, check.name, str(skip))
                 continue
-            if name in self.ran:
-                self.results.passed(operation, name)
-            else:
-                self.results.skipped(operation, name, self.skips.get(name, "the live check did not get that far"))
-        self.findings = {name: [] for name in LIVE_CHECKS}
+            for finding in found:
+                self.results.failed(Violation(operation, check.name, *finding))
+            if not found:
+                self.results.passed(operation, check.name)
 
 
 def _example(media: Any) -> Any:
@@ -624,33 +550,18 @@ def _request_example(operation: Operation) -> Any:
     return _example(body.content.get("application/json")) if body is not None else None
 
 
-def _same(left: Any, right: Any) -> bool:
-    """JSON values equal, numbers within a relative 1e-9 (the same average computed in another order)."""
-    if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(_same(left[k], right[k]) for k in left)
-    if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right, strict=True))
-    numbers = (int, float)
-    if (
-        isinstance(left, numbers)
-        and isinstance(right, numbers)
-        and not isinstance(left, bool)
-        and not isinstance(right, bool)
-    ):
-        return abs(left - right) <= 1e-9 * max(1.0, abs(left), abs(right))
-    return bool(left == right) and type(left) is type(right)
-
-
-def _short(value: Any, limit: int = 200) -> str:
-    text = json.dumps(value, separators=(",", ":")) if value is not MISSING else "nothing"
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _status(response: httpx.Response | None) -> str:
-    return f"HTTP {response.status_code}" if response is not None else "no response"
-
-
 def _excerpt(response: httpx.Response | None) -> str | None:
     if response is None:
         return None
     return excerpt(response.status_code, response.headers.get("content-type"), response.text)
+
+
+def _sent(operation: Operation, command: str, response: httpx.Response | None) -> Sent:
+    status = response.status_code if response is not None else None
+    return Sent(operation.operation_id, command, status, _excerpt(response))
+
+
+def _answer(response: httpx.Response | None) -> Answer:
+    if response is None:
+        return Answer(None)
+    return Answer(response.status_code, response.headers.get("content-type", "").split(";")[0].strip().lower())

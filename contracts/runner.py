@@ -30,9 +30,10 @@ from schemathesis.generation.case import Case
 from schemathesis.hooks import HookContext
 
 import contracts.http_checks  # noqa: F401 - registers our checks with Schemathesis
+from contracts import checks as gate_checks
 from contracts import exchange
 from contracts.applicability import APPLIES, Seen, check_registered, judged, never_applies
-from contracts.checks import Kind, declare, excerpt
+from contracts.checks import Kind, excerpt
 from contracts.credentials import Authenticator
 from contracts.errors import GateError
 from contracts.examples import example_files
@@ -51,7 +52,15 @@ DISABLED_CHECKS = ("object_level_authorization", "positive_data_acceptance")
 # Bytes of a response body shown with a violation.
 # Schemathesis validates each stream request's first message only; the stream checks read it over time.
 STREAM_EVENTS_PER_REQUEST = 1
-REQUEST_ERROR_CHECK = declare("request_error", Kind.HTTP)
+
+
+@gate_checks.check(Kind.HTTP)
+def request_error(error: events.NonFatalError) -> list[str]:
+    """A request of an operation that Schemathesis could not send, or whose answer it could not read."""
+    return [f"{error.info.title}: {error.info.message}".splitlines()[0]]
+
+
+REQUEST_ERROR_CHECK = request_error.__name__
 # Headers that frame the HTTP message itself: the transport sets them, the gate never sends generated ones.
 FRAMING_HEADERS = frozenset(
     {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade", "expect"}
@@ -354,11 +363,12 @@ class Runner:
         )
 
     def _record_error(self, event: events.NonFatalError, results: Results) -> None:
-        message = f"{event.info.title}: {event.info.message}".splitlines()[0]
         operation = self._label_operation(event.label)
         if event.related_to_operation and operation in self.contract.operations:
-            results.failed(Violation(operation, REQUEST_ERROR_CHECK, message))
+            for message in request_error(event):
+                results.failed(Violation(operation, REQUEST_ERROR_CHECK, message))
         else:
+            message = f"{event.info.title}: {event.info.message}".splitlines()[0]
             # Run-wide notes (for example "no links left for stateful testing") do not judge the target.
             self.warnings.append(f"Schemathesis ({event.label}): {message}")
 
