@@ -137,8 +137,9 @@ class EventFactory:
 class Subscription:
     """One open stream: a bounded queue of chunks the response writes, and its close state.
 
-    `aborter` (set by the writer when the server offers one) drops the connection of a consumer that will not take one. `client`, `opened`,
-    `events` and `tail` (the last chunks written) are what the inspector page shows of it.
+    `aborter` (set by the writer when the server offers one) drops the connection of a consumer that will not
+    take one. `client`, `opened`, `events` and `tail` (the last chunks written) are what the inspector page shows
+    of it.
     """
 
     __slots__ = (

@@ -6,11 +6,14 @@ admin client (`mockserver.client.MockAdmin`).
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,6 +41,28 @@ DEMO_JOB_TOKEN = "lqXWBRwkBQjJ22Aoe_E-QqnLQ1onUWynCJW6kZprmwg"
 def path_of(operation_id: str, **params: str) -> str:
     """The path of `operation_id` in the spec, its template filled from `params` (SpecError when one is missing)."""
     return spec.load().operation(operation_id).path_for(**params)
+
+
+def once_per_run(factory: pytest.TempPathFactory, name: str, make: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+    """`make(folder)` run once for the whole test run, even on several xdist workers; its JSON result to every caller.
+
+    The first caller makes it under an exclusive lock on a file all workers share (their base temp folders' parent);
+    a caller on another worker waits for that lock and then reads the result, instead of making it again. A `make`
+    that fails leaves no result, so the next caller makes it again and fails the same way.
+    """
+    shared = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    result = shared / f"{name}.json"
+    with (shared / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if result.exists():
+            return dict(json.loads(result.read_text(encoding="utf-8")))
+        folder = shared / name
+        folder.mkdir(exist_ok=True)
+        made = make(folder)
+        result.write_text(json.dumps(made), encoding="utf-8")
+        return made
 
 
 def console_script(name: str) -> str:

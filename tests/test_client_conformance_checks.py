@@ -24,10 +24,6 @@ from mockserver import process
 from mockserver.process import MockProcess
 from tests.conftest import ROOT
 
-# Every test here reads one run (a module fixture), made once on one worker.
-pytestmark = pytest.mark.xdist_group("client-defects")
-
-
 TIME_SCALE = 0.05
 CLIENT = f"{sys.executable} {ROOT / 'tests' / 'defective_stream_client.py'}"
 

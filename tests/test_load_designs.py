@@ -15,13 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import once_per_run
 
 from load.scenarios import ALL, SCENARIOS
 from load.workload import Workload
-
-# Every test here reads one run (a module fixture), made once on one worker.
-pytestmark = pytest.mark.xdist_group("load-designs")
-
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS, TABS, RATE, BATCH, MINUTES, SCALE = 2, 2, 4.0, 2, 10, "1/240"
@@ -32,7 +29,11 @@ ROWS = WORKLOAD.predictions_per_job * JOBS  # ... of two rows each
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    out = tmp_path_factory.mktemp("designs")
+    """The one compare run every test here reads (made once per test run, whichever worker asks first)."""
+    return once_per_run(tmp_path_factory, "load-designs", compare_every_design)
+
+
+def compare_every_design(out: Path) -> dict[str, Any]:
     workload = ["--jobs", str(JOBS), "--tabs", str(TABS), "--upload-rate", str(RATE), "--batch", str(BATCH)]
     timing = ["--duration", f"{MINUTES}m", "--time-scale", SCALE, "--out", str(out)]
     done = subprocess.run(

@@ -266,7 +266,8 @@ COMMANDS: dict[str, Run] = {
     ),
     "ftl-load capacity --workers 2                      "
     "# 50,100,200,400,800 SSE tabs, 20 s each, real-time heartbeats": Run(
-        env={"FTL_LOAD_HOLD": "5s"},  # each step holds its streams 5 s instead of 20 s
+        # Two of the five steps (the smallest and the 800 the README shows), each holding its streams 5 s, not 20 s.
+        env={"FTL_LOAD_HOLD": "5s", "FTL_LOAD_STEPS": "50,800"},
         outputs=("reports/capacity-*/capacity.json", "reports/capacity-*/step-00800.html"),
         says=("| 800 | 800 | 800 / 800 |",),
         slow=True,
