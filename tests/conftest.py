@@ -77,12 +77,6 @@ def start_mock(*args: str, env: dict[str, str] | None = None) -> MockProcess:
     return process.start(*args, env=env)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow tests first (a stable sort, so the order is otherwise kept): the xdist workers start the long runs early
-    and the short tests fill in around them, instead of one long run finishing alone at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _no_ci_step_summary() -> Iterator[None]:
     """Commands the tests run must not write into the CI job's own step summary."""
