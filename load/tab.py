@@ -86,7 +86,14 @@ class Tab:
             self.page.fetch(request)
 
     def play(self, start_at: float) -> None:
-        """The schedule, from the shared start (wall time): what the chart does while the job trains."""
+        """The schedule, from the shared start (wall time): what the chart does while the job trains.
+
+        By default a tab holds its stream for the whole schedule, then (within the grace) until the job's last
+        prediction has arrived; its events drive it (`on_event`). A tab that polls overrides this.
+        """
+        end = self.workload.wall(start_at, self.workload.duration_s)
+        self.page.sleep_until(end)
+        self.page.wait_for_predictions(until=end + self.plan.grace_s, count=self.expected_rows())
 
     def on_event(self, arrival: Arrival) -> None:
         """One event of the tab's stream, once the page has recorded it."""

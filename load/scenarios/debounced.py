@@ -72,11 +72,6 @@ class DebouncedRefetch(Tab):
         for row, arrived, held_s in rows:
             self.shown([row], max(0.0, due - arrived) + held_s)
 
-    def play(self, start_at: float) -> None:
-        end = self.workload.wall(start_at, self.workload.duration_s)
-        self.page.sleep_until(end)
-        self.page.wait_for_predictions(until=end + self.plan.grace_s, count=self.expected_rows())
-
     @classmethod
     def expected(cls, workload: Workload) -> dict[str, float]:
         # Every upload's rows are stored together, so at most one event and one refetch per upload and tab.

@@ -39,11 +39,6 @@ class UsePayload(Tab):
         elif arrival.name == rules.trigger_event:
             self.shown(self.rows(arrival))
 
-    def play(self, start_at: float) -> None:
-        end = self.workload.wall(start_at, self.workload.duration_s)
-        self.page.sleep_until(end)
-        self.page.wait_for_predictions(until=end + self.plan.grace_s, count=self.expected_rows())
-
     @classmethod
     def expected(cls, workload: Workload) -> dict[str, float]:
         return {"stream_connections": workload.total_tabs, "refetches": 0, "trends_requests": 0}

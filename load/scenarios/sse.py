@@ -26,12 +26,6 @@ class RefetchOnEvent(Tab):
         if arrival.name == self.plan.stream.trigger_event and self.plan.refetch:
             self.refetch(self.rows(arrival))
 
-    def play(self, start_at: float) -> None:
-        # Open for the whole schedule, then (within the grace) until the job's last prediction has arrived.
-        end = self.workload.wall(start_at, self.workload.duration_s)
-        self.page.sleep_until(end)
-        self.page.wait_for_predictions(until=end + self.plan.grace_s, count=self.expected_rows())
-
     @classmethod
     def expected(cls, workload: Workload) -> dict[str, float]:
         return {
