@@ -317,8 +317,26 @@ class LiveCheck:
         )
         return StreamSession(client, capture, headers, max_events=max_events, max_seconds=seconds)
 
+    async def _room(self, client: httpx.AsyncClient, job_id: str, headers: Mapping[str, str]) -> None:
+        """Under a `limit` rule, wait (at most the request timeout) until this user may open one more stream.
+
+        The fuzzer's stream requests, just before, may still count against the user's limit on the server.
+        """
+        if self.stream.limit is None:
+            return
+        url, _ = self._stream_url(job_id)
+        deadline = time.monotonic() + self.options.request_timeout
+        while True:
+            response = await self._open(client, url, headers)
+            if response is not None:
+                await response.aclose()
+            if (response is not None and response.status_code == 200) or time.monotonic() >= deadline:
+                return
+            await asyncio.sleep(0.05)
+
     async def _live(self, client: httpx.AsyncClient, job: _Job) -> StreamCapture:
         headers = self.auth.headers_for(self.operation) or {}
+        await self._room(client, job.job_id, headers)
         window = self._window()
         uploads = self.options.uploads if job.created else ()
         filtered = self._filter_query(job) if uploads else None
