@@ -242,7 +242,7 @@ def write_junit(path: Path, run: GateRun) -> None:
     """Write the JUnit XML report."""
     tree = junit_xml(run)
     ET.indent(tree)
-    _write(path, lambda target: tree.write(target, encoding="utf-8", xml_declaration=True))
+    write_file(path, lambda target: tree.write(target, encoding="utf-8", xml_declaration=True))
 
 
 # --- Markdown --------------------------------------------------------------------------------
@@ -328,10 +328,11 @@ def markdown(run: GateRun) -> str:
 def write_markdown(path: Path, run: GateRun) -> None:
     """Write the Markdown report."""
     text = markdown(run)
-    _write(path, lambda target: Path(target).write_text(text, encoding="utf-8"))
+    write_file(path, lambda target: Path(target).write_text(text, encoding="utf-8"))
 
 
-def _write(path: Path, writer: Callable[[str], object]) -> None:
+def write_file(path: Path, writer: Callable[[str], object]) -> None:
+    """Run `writer` on `path` (its folder made first); a failure is one GateError line."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         writer(str(path))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from rich.table import Table
 from cmdline import print_whole
 from contracts.client.checks import CHECKS
 from contracts.client.runner import FAILED, PASSED, SKIPPED, WARNED, CaseResult
-from contracts.errors import GateError
+from contracts.reports import write_file
 
 VERDICTS = (PASSED, FAILED, WARNED, SKIPPED)
 STYLE = {PASSED: "green", FAILED: "bold red", WARNED: "yellow", SKIPPED: "dim"}
@@ -239,24 +238,16 @@ def write_junit(path: Path, run: ClientRun) -> None:
     """Write the JUnit XML report."""
     tree = junit_xml(run)
     ET.indent(tree)
-    _write(path, lambda target: tree.write(target, encoding="utf-8", xml_declaration=True))
+    write_file(path, lambda target: tree.write(target, encoding="utf-8", xml_declaration=True))
 
 
 def write_markdown(path: Path, run: ClientRun) -> None:
     """Write the Markdown report."""
     text = markdown(run)
-    _write(path, lambda target: Path(target).write_text(text, encoding="utf-8"))
+    write_file(path, lambda target: Path(target).write_text(text, encoding="utf-8"))
 
 
 def write_json(path: Path, run: ClientRun) -> None:
     """Write every finding as JSON."""
     text = json.dumps(run.as_json(), indent=2) + "\n"
-    _write(path, lambda target: Path(target).write_text(text, encoding="utf-8"))
-
-
-def _write(path: Path, writer: Callable[[str], object]) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        writer(str(path))
-    except OSError as exc:
-        raise GateError(f"cannot write {path}: {exc.strerror}") from None
+    write_file(path, lambda target: Path(target).write_text(text, encoding="utf-8"))
