@@ -87,13 +87,14 @@ class GateRun:
         """One line saying why the gate passed or failed."""
         failed = [row for row in self.rows if row.verdict == Verdict.FAILED]
         tail = f"{self.requests} requests in {self.duration:.1f} s"
+        again = f"; repeat with --seed {self.seed}" if self.seed is not None else ""
         stale = len(self.probed(ProbeState.NOT_REPRODUCED))
         if failed:
             operations = len({row.tally.operation for row in failed})
             checks = ", ".join(sorted({row.tally.check for row in failed}))
-            return f"failed: {len(failed)} check(s) broken on {operations} operation(s) ({checks}); {tail}"
+            return f"failed: {len(failed)} check(s) broken on {operations} operation(s) ({checks}); {tail}{again}"
         if self.exit_code:
-            return f"failed: {stale} known divergence(s) no longer reproduce (--strict); {tail}"
+            return f"failed: {stale} known divergence(s) no longer reproduce (--strict); {tail}{again}"
         extras = []
         known = self.count(Verdict.KNOWN)
         if known:

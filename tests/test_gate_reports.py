@@ -61,6 +61,9 @@ def test_exit_code_and_reason_name_the_broken_check() -> None:
     assert run.exit_code == 1
     assert run.reason.startswith("failed: 1 check(s) broken on 1 operation(s) (response_schema_conformance)")
     assert "42 requests" in run.reason
+    assert "--seed" not in run.reason  # no seed known, no advice
+    run.seed = 1234
+    assert run.reason.endswith("; repeat with --seed 1234")
 
 
 def test_junit_has_one_case_per_operation_and_check_with_failures_and_skips() -> None:
