@@ -53,7 +53,6 @@ class StreamRules:
     batch_items: str = ""
     batch_window_ms: int = 0
     filter_parameter: str = ""
-    filter_item_pointer: str = ""
     push_pointer: str = ""
     push_events: tuple[str, ...] = ()
 
@@ -72,7 +71,6 @@ class StreamRules:
             batch_items=str(batch.get("items", "")),
             batch_window_ms=int(batch.get("window_ms", 0)),
             filter_parameter=str(found.get("parameter", "")),
-            filter_item_pointer=str(found.get("item_pointer", "")),
             push_pointer=str(push.get("pointer", "")),
             push_events=tuple(push.get("events") or ()),
         )
