@@ -6,6 +6,7 @@ The bottom layer of the mock: it imports nothing of `mockserver`, so every other
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import UTC, datetime
 from itertools import accumulate
@@ -23,12 +24,30 @@ _BRACKET_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 and -1 as si
 
 def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON, as `JSON.stringify` writes it (numbers as they are stored; see `js_numbers`)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return text(value).encode("utf-8")
 
 
 def text(value: Any) -> str:
-    """Compact JSON as text (an SSE `data:` line, a stored JSONL line)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON as text (an SSE `data:` line, a stored JSONL line); NaN and infinities as `null`.
+
+    JSON has no NaN or Infinity (Python would write the literals, which no JSON parser reads); `JSON.stringify`
+    writes them as `null`, and so does the mock. Only a value that has one pays for the second pass.
+    """
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every float that is not finite replaced by None (it recurses: values are bounded by `MAX_DEPTH`)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def too_deep(raw: bytes, limit: int = MAX_DEPTH) -> bool:

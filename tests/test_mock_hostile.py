@@ -7,6 +7,7 @@ and its memory is read from /proc/<pid>/status.
 from __future__ import annotations
 
 import json
+import math
 import random
 import signal
 import socket
@@ -18,7 +19,9 @@ import pytest
 
 from mockserver.cli import GRACEFUL_SHUTDOWN_S
 from mockserver.process import MockProcess
-from mockserver.wire import MAX_DEPTH, depth, too_deep
+from mockserver.resources._shapes import mean
+from mockserver.resources.traces import _trend
+from mockserver.wire import MAX_DEPTH, depth, text, too_deep
 from tests.conftest import ALICE_KEY, ALICE_SESSION_TOKEN, DEMO_JOB, DEMO_JOB_TOKEN, path_of
 
 MIB = 1024 * 1024
@@ -182,6 +185,23 @@ def test_a_deep_stored_value_is_refused_and_the_data_dump_keeps_working(fresh) -
     assert httpx.put(f"{fresh.admin}/data", json={"jobs": [*jobs, fits]}, timeout=10).status_code == 200
     assert httpx.get(f"{fresh.admin}/data", timeout=10).status_code == 200
     assert_clean(fresh)
+
+
+# --- numbers at a float's edge -----------------------------------------------------------------------
+
+
+def test_the_wire_writes_nan_and_infinities_as_null_like_json_stringify() -> None:
+    written = text({"a": [1.5, math.inf, -math.inf], "b": {"c": math.nan}, "d": (2, 3)})
+    assert written == '{"a":[1.5,null,null],"b":{"c":null},"d":[2,3]}'
+    assert text({"a": 1.7e308}) == '{"a":1.7e+308}'  # finite numbers untouched
+
+
+def test_analytics_over_the_largest_and_smallest_floats_stay_finite() -> None:
+    assert mean([1.7e308] * 3) == pytest.approx(1.7e308) and mean([]) is None
+    # A tiny first point makes the change no float: no percentage, as with a first point of 0.
+    assert _trend([5e-324, 1e308]) == {"direction": "stable", "changePercent": 0, "dataPoints": 2, "confidence": "low"}
+    assert _trend([-1.7e308, 1.7e308])["changePercent"] == 0
+    assert _trend([1.0, 2.0])["changePercent"] == 100.0
 
 
 # --- memory bounded in bytes -----------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -9,7 +10,10 @@ import httpx
 import pytest
 from conftest import ALICE, ALICE_KEY, ALICE_SESSION_TOKEN, BOB, BOB_KEY, DEMO_JOB, DEMO_JOB_TOKEN, MockProcess, path_of
 
+import spec
+
 KEY = {"X-API-Key": ALICE_KEY}
+CONTRACT = spec.load()
 
 
 def item(job_id: str, epoch: int, index: int, **extra: Any) -> dict[str, Any]:
@@ -126,7 +130,12 @@ def test_trends_average_only_non_null_values(mock: MockProcess) -> None:
 
 @pytest.mark.parametrize(
     ("cer_by_epoch", "reason"),
-    [({1: 0.4}, "one epoch"), ({1: 0.0, 2: 0.1}, "first CER is 0"), ({1: None, 2: 0.1}, "first CER is null")],
+    [
+        ({1: 0.4}, "one epoch"),
+        ({1: 0.0, 2: 0.1}, "first CER is 0"),
+        ({1: None, 2: 0.1}, "first CER is null"),
+        ({1: 5e-324, 2: -1e308}, "past a float's range"),
+    ],
 )
 def test_overall_improvement_is_null_when_undefined(
     mock: MockProcess, cer_by_epoch: dict[int, float | None], reason: str
@@ -134,6 +143,24 @@ def test_overall_improvement_is_null_when_undefined(
     job_id, token = new_job(mock)
     upload(mock, job_id, token, [item(job_id, e, 0, char_error_rate=cer) for e, cer in cer_by_epoch.items()])
     assert get(mock, "get_prediction_trends", job_id).json()["overall_improvement"] is None, reason
+
+
+def test_trends_of_the_largest_floats_are_finite_json_that_fits_the_contract(mock: MockProcess) -> None:
+    # Found by the gate's fuzzing: two metrics of 1.7e308 summed to infinity, written as the literal `Infinity`.
+    job_id, token = new_job(mock)
+    huge = {name: 1.7e308 for name in ("exact_match", "char_error_rate", "length_ratio", "word_overlap")}
+    upload(mock, job_id, token, [item(job_id, 1, i, **huge) for i in range(3)])
+    response = get(mock, "get_prediction_trends", job_id)
+
+    def no_constant(name: str) -> None:
+        raise AssertionError(f"{name} is no JSON")
+
+    body = json.loads(response.text, parse_constant=no_constant)
+    (trend,) = body["trends"]
+    assert [trend[f"avg_{name}"] for name in huge] == [pytest.approx(1.7e308)] * 4
+    media = CONTRACT.operation("get_prediction_trends").success.media()
+    assert media is not None and media.schema is not None
+    assert [str(v) for v in media.schema.violations(body, "body")] == []
 
 
 def test_trends_follow_new_uploads(mock: MockProcess) -> None:

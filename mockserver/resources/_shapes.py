@@ -86,6 +86,11 @@ def js_round(value: float) -> int:
     return math.floor(value + 0.5)
 
 
+def mean(values: Sequence[float]) -> float | None:
+    """The mean, None for no values; finite for finite values, however large (each is divided before the sum)."""
+    return sum(value / len(values) for value in values) if values else None
+
+
 def round_to(value: float, digits: int = 2) -> float:
     """A value rounded to `digits` decimals (as `toFixed` then `parseFloat` would)."""
     return round(value + 0.0, digits)

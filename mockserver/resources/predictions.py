@@ -6,6 +6,7 @@ and only as that job's owner (the platform stores each item under whatever job a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import groupby
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from starlette.responses import Response
 
 from mockserver.context import Context, Handler
+from mockserver.resources._shapes import mean
 from mockserver.store import Store
 from mockserver.store.table import Row
 from mockserver.wire import dumps
@@ -73,10 +75,6 @@ def get_prediction_epochs(ctx: Context) -> Response:
     return ctx.json({"job_id": job_id, "epochs": epochs})
 
 
-def _average(values: Sequence[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
 def epoch_trend(epoch: int, group: Sequence[Row]) -> dict[str, Any]:
     """One epoch's aggregates over the non-null values of each metric (ref §2.3)."""
     present = {name: [row[name] for row in group if row.get(name) is not None] for name in TREND_METRICS}
@@ -86,7 +84,7 @@ def epoch_trend(epoch: int, group: Sequence[Row]) -> dict[str, Any]:
         "epoch": epoch,
         "step": max(row["step"] for row in group),
         "sample_count": len(group),
-        **{f"avg_{name}": _average(present[name]) for name in TREND_METRICS},
+        **{f"avg_{name}": mean(present[name]) for name in TREND_METRICS},
         "min_char_error_rate": min(cer) if cer else None,
         "max_char_error_rate": max(cer) if cer else None,
         "validation_pass_rate": sum(1 for v in verdicts if v) / len(verdicts) if verdicts else None,
@@ -100,7 +98,9 @@ def overall_improvement(trends: Sequence[Mapping[str, Any]]) -> float | None:
     first, last = trends[0]["avg_char_error_rate"], trends[-1]["avg_char_error_rate"]
     if first is None or last is None or first <= 0:
         return None
-    return float((first - last) / first * 100)
+    change = float((first - last) / first * 100)
+    # Past a float's range (a tiny first CER) the improvement is no number: undefined, like a first CER of 0.
+    return change if math.isfinite(change) else None
 
 
 def trends_of(rows: Sequence[Row]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ Analytics answers are cached per user and query for 300 s (scaled) unless `noCac
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ from typing import Any
 from starlette.responses import Response
 
 from mockserver.context import Context, Handler
-from mockserver.resources._shapes import page, request_keys, round_to
+from mockserver.resources._shapes import mean, page, request_keys, round_to
 from mockserver.store.table import Row
 from mockserver.wire import instant, iso, utc_now
 
@@ -82,9 +83,10 @@ def _known_groups(ctx: Context) -> list[str]:
 
 
 def _trend(points: Sequence[float]) -> dict[str, Any]:
-    if len(points) < 2 or points[0] == 0:
+    change = (points[-1] - points[0]) / points[0] * 100 if len(points) >= 2 and points[0] != 0 else None
+    # No percentage from one point, from a first point of 0, or past a float's range (a tiny first point).
+    if change is None or not math.isfinite(change):
         return {"direction": "stable", "changePercent": 0, "dataPoints": len(points), "confidence": "low"}
-    change = (points[-1] - points[0]) / points[0] * 100
     direction = "up" if change > 5 else "down" if change < -5 else "stable"
     confidence = "high" if len(points) >= 10 else "medium" if len(points) >= 5 else "low"
     return {
@@ -157,7 +159,7 @@ def aggregate(spans: Sequence[Row], groups: Sequence[str]) -> tuple[dict[str, li
             "rating": 0,
             "successRate": round_to(1 - len(failed) / len(spans)) if spans else 0,
             "errorRate": round_to(len(failed) / len(spans)) if spans else 0,
-            "latencyMs": round_to(sum(latencies) / len(latencies)) if latencies else 0,
+            "latencyMs": round_to(mean(latencies) or 0),
         },
         "trends": {
             "tokenUsage": _trend([u["inputTokens"] + u["outputTokens"] for u in usage]),
