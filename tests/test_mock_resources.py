@@ -123,6 +123,16 @@ def test_dataset_upload_list_preview_delete(mock: MockProcess) -> None:
     assert httpx.get(mock.url + path_of("preview_dataset", id=dataset["id"]), headers=SESSION).status_code == 404
 
 
+def test_string_examples_are_stored_as_json_lines_and_preview_as_strings(mock: MockProcess) -> None:
+    # Found by the gate's fuzzing: a JSON array file with a string in it was a 500 (the string was stored bare).
+    response = upload(mock, b'["", "hello", {"text": "x"}]')
+    assert response.status_code == 200, response.text
+    dataset = response.json()["dataset"]
+    assert dataset["total_examples"] == 3
+    preview = httpx.get(mock.url + path_of("preview_dataset", id=dataset["id"]), headers=SESSION).json()
+    assert [e["data"] for e in preview["examples"]] == ["", "hello", {"text": "x"}]
+
+
 def test_an_upload_without_examples_is_rejected(mock: MockProcess) -> None:
     response = upload(mock, b"not json\nstill not json\n")
     assert response.status_code == 400 and response.json()["error"] == "Invalid dataset"

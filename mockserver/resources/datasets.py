@@ -16,10 +16,9 @@ from starlette.responses import Response
 
 from mockserver.context import Context, Handler
 from mockserver.resources._shapes import page, round_to
-from mockserver.store.datasets import as_line
 from mockserver.store.table import Row
 from mockserver.validation import UploadedFile
-from mockserver.wire import MAX_DEPTH, too_deep, utc_now
+from mockserver.wire import MAX_DEPTH, text, too_deep, utc_now
 
 NOT_FOUND = "Dataset not found"
 CONFIG_NOT_FOUND = "Training configuration not found"
@@ -201,7 +200,8 @@ def upload_dataset(ctx: Context) -> Response:
         )
     if not examples:
         return ctx.error(400, "Invalid dataset", details=[*errors, "No valid examples found in the file"])
-    lines = [as_line(example) for example in examples]
+    # Each example as the JSON line it was (a string example too: stored bare, it would not read back as JSON).
+    lines = [text(example) for example in examples]
     row = _dataset_row(ctx, form, upload, lines)
     row["metadata"]["errors"] = errors
     ctx.state.store.datasets.add(row, lines)
