@@ -102,6 +102,7 @@ class Client:
         self.factor = float(setting("FTL_BACKOFF_FACTOR"))
         self.backoff_max_s = float(setting("FTL_BACKOFF_MAX_MS")) / 1000
         self.stall_s = float(setting("FTL_STALL_MS")) / 1000
+        self.give_up = {int(s) for s in setting("FTL_GIVE_UP_STATUSES").split(",")}  # read by the planted defects
         self.retry_statuses = {int(s) for s in setting("FTL_RETRY_STATUSES").split(",")}
         self.plain = plain
         self.last_id = ""
