@@ -208,22 +208,19 @@ def declared_media_types(contract: Contract) -> set[str]:
     return found
 
 
-def serialize_every_declared_type(contract: Contract) -> list[str]:
-    """Give each declared request media type Schemathesis cannot write a serializer; the types aliased.
+def serialize_every_declared_type(contract: Contract) -> None:
+    """Give each declared request media type Schemathesis cannot write a serializer.
 
     A part's `contentType` may list several types and Schemathesis picks one per case: one it has no serializer
     for (`application/x-ndjson`) failed that case with "Serialization not possible" on a healthy backend, in
     about one run in thirty. A JSON type (`json` in its subtype) is written as JSON (one line, so one NDJSON
     record); any other as bytes.
     """
-    aliased = []
     for media in sorted(declared_media_types(contract)):
         if media.endswith("/*") or REQUESTS_TRANSPORT.get_first_matching_media_type(media) is not None:
             continue
         subtype = media.partition("/")[2]
         schemathesis.serializer.alias(media, JSON if "json" in subtype else OCTET_STREAM)
-        aliased.append(media)
-    return aliased
 
 
 def build_schema(
